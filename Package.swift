@@ -1,0 +1,48 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Layering (DESIGN.md): each module imports only those listed below it.
+//   gradcam, gradcam-bench      executables
+//   Tensor                      Float32 tensors, BLAS kernels, the backward engine
+//   CBLAS, CUTF8Proc, CJPEG, CPNG, CCodecs   native libraries
+let package = Package(
+    name: "gradcam",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "gradcam", targets: ["gradcam"]),
+        .library(name: "Tensor", targets: ["Tensor"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // Native libraries.
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CUTF8Proc", path: "Sources/CUTF8Proc",
+                       providers: [.apt(["libutf8proc-dev"])]),
+        .systemLibrary(name: "CJPEG", path: "Sources/CJPEG", pkgConfig: "libjpeg",
+                       providers: [.apt(["libjpeg-dev"])]),
+        .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
+                       providers: [.apt(["libpng-dev"])]),
+        // libjpeg and libpng report errors by longjmp; this C target catches them with setjmp.
+        .target(name: "CCodecs", dependencies: ["CJPEG", "CPNG"], path: "Sources/CCodecs"),
+
+        .target(name: "Tensor", dependencies: ["CBLAS"],
+                swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+
+        .target(name: "Text", dependencies: ["CUTF8Proc"]),
+        .target(name: "Imaging", dependencies: ["CCodecs"],
+                swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+
+        .executableTarget(name: "gradcam", dependencies: [
+            "Tensor",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "gradcam-bench", dependencies: ["Tensor"]),
+
+        .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
+        .testTarget(name: "TextTests", dependencies: ["Text"]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging"], resources: [.copy("Fixtures")]),
+    ]
+)

@@ -1,0 +1,206 @@
+/// The geometry of a 2-D convolution or pooling window along one spatial axis pair.
+public struct Window2D: Equatable, Sendable {
+    public var kernel: (h: Int, w: Int)
+    public var stride: (h: Int, w: Int)
+    public var padding: (h: Int, w: Int)
+    public var dilation: (h: Int, w: Int)
+
+    public init(kernel: (Int, Int), stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0),
+                dilation: (Int, Int) = (1, 1)) {
+        self.kernel = kernel
+        self.stride = stride
+        self.padding = padding
+        self.dilation = dilation
+    }
+
+    public static func == (a: Window2D, b: Window2D) -> Bool {
+        a.kernel == b.kernel && a.stride == b.stride && a.padding == b.padding && a.dilation == b.dilation
+    }
+
+    /// The output size for an input of `size`, or nil when the window does not fit.
+    func outputSize(_ size: (h: Int, w: Int), ceilMode: Bool = false) -> (h: Int, w: Int)? {
+        func one(_ n: Int, _ k: Int, _ s: Int, _ p: Int, _ d: Int) -> Int {
+            let span = n + 2 * p - d * (k - 1) - 1
+            guard span >= 0 else { return 0 }
+            var o = (ceilMode ? (span + s - 1) / s : span / s) + 1
+            // PyTorch: the last window must start inside the input or the left padding.
+            if ceilMode && (o - 1) * s >= n + p { o -= 1 }
+            return o
+        }
+        let h = one(size.h, kernel.h, stride.h, padding.h, dilation.h)
+        let w = one(size.w, kernel.w, stride.w, padding.w, dilation.w)
+        return h > 0 && w > 0 ? (h, w) : nil
+    }
+
+    func validate(_ op: String) {
+        precondition(kernel.h > 0 && kernel.w > 0, "\(op): kernel \(kernel) must be positive")
+        precondition(stride.h > 0 && stride.w > 0, "\(op): stride \(stride) must be positive")
+        precondition(padding.h >= 0 && padding.w >= 0, "\(op): padding \(padding) must not be negative")
+        precondition(dilation.h > 0 && dilation.w > 0, "\(op): dilation \(dilation) must be positive")
+    }
+}
+
+extension Tensor {
+    /// 2-D convolution (cross-correlation, as PyTorch's conv2d) of x [N, C, H, W]
+    /// with weight [O, C/groups, kh, kw] and optional bias [O].
+    ///
+    /// Lowered to sgemm: a 1×1 convolution with stride 1 and no padding multiplies
+    /// the input directly; otherwise each image is unfolded (im2col) into a
+    /// [C/groups·kh·kw, OH·OW] matrix first.
+    public func conv2d(weight w: Tensor, bias b: Tensor? = nil, stride: (Int, Int) = (1, 1),
+                       padding: (Int, Int) = (0, 0), dilation: (Int, Int) = (1, 1), groups: Int = 1) -> Tensor {
+        let x = self
+        precondition(x.rank == 4 && w.rank == 4, "conv2d: input \(x.shape) and weight \(w.shape) must both be rank 4")
+        let win = Window2D(kernel: (w.shape[2], w.shape[3]), stride: stride, padding: padding, dilation: dilation)
+        win.validate("conv2d")
+        let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let o = w.shape[0]
+        precondition(groups > 0 && c % groups == 0 && o % groups == 0 && w.shape[1] == c / groups,
+                     "conv2d: input \(x.shape), weight \(w.shape) and groups \(groups) do not match")
+        if let b { precondition(b.shape == [o], "conv2d: bias \(b.shape) for weight \(w.shape)") }
+        guard let (oh, ow) = win.outputSize((h, wd)) else {
+            preconditionFailure("conv2d: kernel \(win.kernel) with padding \(padding) and dilation \(dilation) does not fit input \(x.shape)")
+        }
+        let geo = ConvGeometry(c: c / groups, h: h, w: wd, oh: oh, ow: ow, win: win)
+        let og = o / groups, kSize = geo.colRows, ohw = oh * ow
+        let out = Tensor(shape: [n, o, oh, ow]) { po in
+            let col = geo.isPointwise ? nil : UnsafeMutablePointer<Float>.allocate(capacity: kSize * ohw)
+            defer { col?.deallocate() }
+            for i in 0..<n {
+                for g in 0..<groups {
+                    let src = x.storage.pointer + (i * c + g * geo.c) * h * wd
+                    let dst = po + (i * o + g * og) * ohw
+                    if let b {
+                        for r in 0..<og { (dst + r * ohw).update(repeating: b.storage.pointer[g * og + r], count: ohw) }
+                    }
+                    if let col { geo.im2col(src, col) }
+                    BLAS.gemm(m: og, n: ohw, k: kSize, a: w.storage.pointer + g * og * kSize, lda: kSize,
+                              b: col ?? src, ldb: ohw, beta: b == nil ? 0 : 1, c: dst, ldc: ohw)
+                }
+            }
+        }
+        let inputs = b.map { [x, w, $0] } ?? [x, w]
+        return Tensor.result(out.shape, out.storage, op: "conv2d", inputs: inputs) { gOut, needs in
+            let pg = gOut.storage.pointer
+            var gx: Tensor?, gw: Tensor?, gb: Tensor?
+            let col = UnsafeMutablePointer<Float>.allocate(capacity: kSize * ohw)
+            defer { col.deallocate() }
+            if needs[0] {  // dX = col2im(Wᵀ · dY)
+                gx = Tensor.zeros(x.shape)
+                for i in 0..<n {
+                    for g in 0..<groups {
+                        let dst = gx!.storage.pointer + (i * c + g * geo.c) * h * wd
+                        BLAS.gemm(transA: true, m: kSize, n: ohw, k: og, a: w.storage.pointer + g * og * kSize, lda: kSize,
+                                  b: pg + (i * o + g * og) * ohw, ldb: ohw, c: geo.isPointwise ? dst : col, ldc: ohw)
+                        if !geo.isPointwise { geo.col2im(col, dst) }
+                    }
+                }
+            }
+            if needs[1] {  // dW = Σ_n dY · colᵀ
+                gw = Tensor.zeros(w.shape)
+                for i in 0..<n {
+                    for g in 0..<groups {
+                        let src = x.storage.pointer + (i * c + g * geo.c) * h * wd
+                        if !geo.isPointwise { geo.im2col(src, col) }
+                        BLAS.gemm(transB: true, m: og, n: kSize, k: ohw, a: pg + (i * o + g * og) * ohw, lda: ohw,
+                                  b: geo.isPointwise ? src : col, ldb: ohw, beta: 1,
+                                  c: gw!.storage.pointer + g * og * kSize, ldc: kSize)
+                    }
+                }
+            }
+            if needs.count > 2 && needs[2] {
+                gb = Tensor(shape: [o]) { pb in
+                    for j in 0..<o {
+                        var s: Float = 0
+                        for i in 0..<n {
+                            let row = pg + (i * o + j) * ohw
+                            for k in 0..<ohw { s += row[k] }
+                        }
+                        pb[j] = s
+                    }
+                }
+            }
+            return Array([gx, gw, gb].prefix(inputs.count))
+        }
+    }
+
+    public func conv2d(weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Int = 0,
+                       dilation: Int = 1, groups: Int = 1) -> Tensor {
+        conv2d(weight: weight, bias: bias, stride: (stride, stride), padding: (padding, padding),
+               dilation: (dilation, dilation), groups: groups)
+    }
+}
+
+/// One group's unfolding between an image [c, h, w] and its column matrix
+/// [c·kh·kw, oh·ow].
+struct ConvGeometry {
+    let c: Int, h: Int, w: Int, oh: Int, ow: Int
+    let win: Window2D
+
+    var colRows: Int { c * win.kernel.h * win.kernel.w }
+    var isPointwise: Bool {
+        win.kernel == (1, 1) && win.stride == (1, 1) && win.padding == (0, 0)
+    }
+
+    /// For kernel offset kj, the output columns whose input column lies inside
+    /// the image, and the input column of the first of them.
+    @inline(__always)
+    private func validColumns(_ kj: Int) -> (lo: Int, hi: Int) {
+        let shift = kj * win.dilation.w - win.padding.w  // input column of output column 0
+        let s = win.stride.w
+        let lo = shift >= 0 ? 0 : (-shift + s - 1) / s
+        let hi = w - shift <= 0 ? 0 : Swift.min(ow, (w - shift + s - 1) / s)
+        return (Swift.min(lo, hi), hi)
+    }
+
+    func im2col(_ src: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>) {
+        let (kh, kw) = win.kernel
+        let s = win.stride.w
+        for ch in 0..<c {
+            let plane = src + ch * h * w
+            for ki in 0..<kh {
+                for kj in 0..<kw {
+                    let dstRow = col + ((ch * kh + ki) * kw + kj) * oh * ow
+                    let (lo, hi) = validColumns(kj)
+                    let shift = kj * win.dilation.w - win.padding.w
+                    for y in 0..<oh {
+                        let dst = dstRow + y * ow
+                        let iy = y * win.stride.h - win.padding.h + ki * win.dilation.h
+                        guard iy >= 0 && iy < h else { dst.update(repeating: 0, count: ow); continue }
+                        let line = plane + iy * w + shift
+                        if lo > 0 { dst.update(repeating: 0, count: lo) }
+                        if s == 1 {
+                            (dst + lo).update(from: line + lo, count: hi - lo)
+                        } else {
+                            for x in lo..<hi { dst[x] = line[x * s] }
+                        }
+                        if hi < ow { (dst + hi).update(repeating: 0, count: ow - hi) }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The adjoint of im2col: adds each column entry back into its image position.
+    func col2im(_ col: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>) {
+        let (kh, kw) = win.kernel
+        let s = win.stride.w
+        for ch in 0..<c {
+            let plane = dst + ch * h * w
+            for ki in 0..<kh {
+                for kj in 0..<kw {
+                    let srcRow = col + ((ch * kh + ki) * kw + kj) * oh * ow
+                    let (lo, hi) = validColumns(kj)
+                    let shift = kj * win.dilation.w - win.padding.w
+                    for y in 0..<oh {
+                        let iy = y * win.stride.h - win.padding.h + ki * win.dilation.h
+                        guard iy >= 0 && iy < h else { continue }
+                        let line = plane + iy * w + shift
+                        let src = srcRow + y * ow
+                        for x in lo..<hi { line[x * s] += src[x] }
+                    }
+                }
+            }
+        }
+    }
+}
