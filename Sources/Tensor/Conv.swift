@@ -63,8 +63,12 @@ extension Tensor {
         }
         let geo = ConvGeometry(c: c / groups, h: h, w: wd, oh: oh, ow: ow, win: win)
         let og = o / groups, kSize = geo.colRows, ohw = oh * ow
+        // Unfold a band of output rows at a time: the column matrix stays near 16 MB
+        // however large the image, while each product keeps ≥ 2048 columns for sgemm.
+        let band = geo.isPointwise ? oh
+            : Swift.min(oh, Swift.max((2048 + ow - 1) / ow, (1 << 22) / Swift.max(kSize * ow, 1)))
         let out = Tensor(shape: [n, o, oh, ow]) { po in
-            let col = geo.isPointwise ? nil : UnsafeMutablePointer<Float>.allocate(capacity: kSize * ohw)
+            let col = geo.isPointwise ? nil : UnsafeMutablePointer<Float>.allocate(capacity: kSize * band * ow)
             defer { col?.deallocate() }
             for i in 0..<n {
                 for g in 0..<groups {
@@ -73,9 +77,13 @@ extension Tensor {
                     if let b {
                         for r in 0..<og { (dst + r * ohw).update(repeating: b.storage.pointer[g * og + r], count: ohw) }
                     }
-                    if let col { geo.im2col(src, col) }
-                    BLAS.gemm(m: og, n: ohw, k: kSize, a: w.storage.pointer + g * og * kSize, lda: kSize,
-                              b: col ?? src, ldb: ohw, beta: b == nil ? 0 : 1, c: dst, ldc: ohw)
+                    for y0 in Swift.stride(from: 0, to: oh, by: band) {
+                        let rows = y0..<Swift.min(y0 + band, oh), cols = rows.count * ow
+                        if let col { geo.im2col(src, col, rows: rows) }
+                        BLAS.gemm(m: og, n: cols, k: kSize, a: w.storage.pointer + g * og * kSize, lda: kSize,
+                                  b: col ?? src, ldb: col == nil ? ohw : cols, beta: b == nil ? 0 : 1,
+                                  c: dst + y0 * ow, ldc: ohw)
+                    }
                 }
             }
         }
@@ -101,7 +109,7 @@ extension Tensor {
                 for i in 0..<n {
                     for g in 0..<groups {
                         let src = x.storage.pointer + (i * c + g * geo.c) * h * wd
-                        if !geo.isPointwise { geo.im2col(src, col) }
+                        if !geo.isPointwise { geo.im2col(src, col, rows: 0..<oh) }
                         BLAS.gemm(transB: true, m: og, n: kSize, k: ohw, a: pg + (i * o + g * og) * ohw, lda: ohw,
                                   b: geo.isPointwise ? src : col, ldb: ohw, beta: 1,
                                   c: gw!.storage.pointer + g * og * kSize, ldc: kSize)
@@ -153,18 +161,20 @@ struct ConvGeometry {
         return (Swift.min(lo, hi), hi)
     }
 
-    func im2col(_ src: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>) {
+    /// Unfolds the output rows `rows` into `col`, whose rows are rows.count·ow long.
+    func im2col(_ src: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>, rows: Range<Int>) {
         let (kh, kw) = win.kernel
         let s = win.stride.w
+        let width = rows.count * ow
         for ch in 0..<c {
             let plane = src + ch * h * w
             for ki in 0..<kh {
                 for kj in 0..<kw {
-                    let dstRow = col + ((ch * kh + ki) * kw + kj) * oh * ow
+                    let dstRow = col + ((ch * kh + ki) * kw + kj) * width
                     let (lo, hi) = validColumns(kj)
                     let shift = kj * win.dilation.w - win.padding.w
-                    for y in 0..<oh {
-                        let dst = dstRow + y * ow
+                    for y in rows {
+                        let dst = dstRow + (y - rows.lowerBound) * ow
                         let iy = y * win.stride.h - win.padding.h + ki * win.dilation.h
                         guard iy >= 0 && iy < h else { dst.update(repeating: 0, count: ow); continue }
                         let line = plane + iy * w + shift

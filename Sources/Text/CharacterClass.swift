@@ -21,25 +21,16 @@ enum CharacterClass {
     case word
 
     init(_ scalar: Unicode.Scalar) {
-        let category = utf8proc_category(Int32(bitPattern: scalar.value))
-        switch category {
-        case UTF8PROC_CATEGORY_ZS, UTF8PROC_CATEGORY_ZL, UTF8PROC_CATEGORY_ZP:
-            self = .separator
-        case UTF8PROC_CATEGORY_CC:
-            self = .control
-        case UTF8PROC_CATEGORY_CF:
-            self = .format
-        case UTF8PROC_CATEGORY_MN, UTF8PROC_CATEGORY_MC, UTF8PROC_CATEGORY_ME:
-            self = .mark
-        case UTF8PROC_CATEGORY_PC, UTF8PROC_CATEGORY_PD, UTF8PROC_CATEGORY_PS, UTF8PROC_CATEGORY_PE,
-             UTF8PROC_CATEGORY_PI, UTF8PROC_CATEGORY_PF, UTF8PROC_CATEGORY_PO:
-            self = .punctuation
-        case UTF8PROC_CATEGORY_SM, UTF8PROC_CATEGORY_SC, UTF8PROC_CATEGORY_SK, UTF8PROC_CATEGORY_SO,
-             UTF8PROC_CATEGORY_CO, UTF8PROC_CATEGORY_CN:
-            self = .symbol
-        default:
-            // L*, N*, and Cs (surrogates, which a Swift String cannot hold).
-            self = .word
+        // utf8proc_category_t values, fixed by utf8proc's API (utf8proc.h); switching on the
+        // integer keeps this per-character test cheap even in debug builds.
+        switch utf8proc_category(Int32(bitPattern: scalar.value)).rawValue {
+        case 23...25: self = .separator    // ZS, ZL, ZP
+        case 26: self = .control           // CC
+        case 27: self = .format            // CF
+        case 6...8: self = .mark           // MN, MC, ME
+        case 12...18: self = .punctuation  // PC, PD, PS, PE, PI, PF, PO
+        case 19...22, 29, 0: self = .symbol  // SM, SC, SK, SO, CO, CN
+        default: self = .word              // LU...LO (1-5), ND, NL, NO (9-11), CS (28)
         }
     }
 }

@@ -26,6 +26,10 @@ public struct Normalizer: Sendable {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(text.utf8.count)
         for scalar in text.unicodeScalars {
+            if (0x20..<0x7F).contains(scalar.value) {
+                bytes.append(UInt8(truncatingIfNeeded: scalar.value))  // printable ASCII: kept as is
+                continue
+            }
             switch CharacterClass(scalar) {
             case .control:
                 if scalar.properties.isWhitespace { bytes.append(0x20) }

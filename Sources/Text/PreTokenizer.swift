@@ -28,9 +28,6 @@ public struct PreTokenizer: Sendable {
         self.keptPunctuation = keptPunctuation
     }
 
-    /// The apostrophes that are deleted inside and around words.
-    public static let apostrophes: Set<Unicode.Scalar> = ["\u{27}", "\u{2019}", "\u{2BC}"]
-
     /// Splits `text` into words in one pass (linear in its length).
     public func split(_ text: String) -> [String] {
         var words: [String] = []
@@ -46,7 +43,10 @@ public struct PreTokenizer: Sendable {
         }
 
         for scalar in text.unicodeScalars {
-            if Self.apostrophes.contains(scalar) { continue }
+            switch scalar.value {
+            case 0x27, 0x2019, 0x2BC: continue  // apostrophes: deleted, the word kept whole
+            default: break
+            }
             switch CharacterClass(scalar) {
             case .separator, .control, .format:
                 flush()

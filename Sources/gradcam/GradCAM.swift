@@ -6,10 +6,34 @@ struct GradCAM: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gradcam",
         abstract: "Explain image-captioning and VQA models with Grad-CAM, word by word.",
-        version: "0.1.0"
+        discussion: """
+            gradcam runs CNN + LSTM captioning and VQA models on the CPU and shows, for
+            every word of a caption or any answer to a question, where in the image the
+            model looked (Selvaraju et al., Grad-CAM, ICCV 2017).
+            """,
+        version: "0.1.0",
+        subcommands: [Check.self]
     )
+}
+
+/// A quick self-test of the native libraries and the backward engine.
+struct Check: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check that the native libraries and the backward engine work on this machine.")
 
     func run() throws {
-        print("gradcam 0.1.0")
+        var rng = SeededGenerator(seed: 1)
+        let x = Tensor.randn([1, 3, 32, 32], using: &rng)
+        let w = Tensor.randn([8, 3, 3, 3], std: 0.2, using: &rng)
+        let activation = x.conv2d(weight: w, padding: 1).relu().tracked()
+        let score = activation.globalAvgPool2d().sum()
+        let grad = try gradients(of: score, withRespectTo: [activation])[0]
+        // d(mean over 32×32, summed over 8 channels)/dA is 1/1024 everywhere.
+        let expected: Float = 1.0 / 1024
+        let worst = grad.values.map { abs($0 - expected) }.max() ?? .infinity
+        print("conv2d 3→8 on 32×32 through OpenBLAS: output \(activation.shape)")
+        print("gradient of the pooled score at the activation: \(grad.values[0]) (expected \(expected))")
+        guard worst < 1e-7 else { throw ValidationError("the gradient is off by \(worst)") }
+        print("ok")
     }
 }
