@@ -31,7 +31,9 @@ let package = Package(
         .target(name: "Tensor", dependencies: ["CBLAS"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
 
+        .target(name: "NN", dependencies: ["Tensor"]),
         .target(name: "Text", dependencies: ["CUTF8Proc"]),
+        .target(name: "Models", dependencies: ["NN", "Text", "Imaging"]),
         .target(name: "Imaging", dependencies: ["CCodecs"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
 
@@ -42,7 +44,9 @@ let package = Package(
         .executableTarget(name: "gradcam-bench", dependencies: ["Tensor"]),
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
+        .testTarget(name: "NNTests", dependencies: ["NN"]),
         .testTarget(name: "TextTests", dependencies: ["Text"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"], resources: [.copy("Fixtures")]),
     ]
 )

@@ -1,0 +1,133 @@
+import Foundation
+import Imaging
+import NN
+import Tensor
+import Text
+
+/// A loaded model of one of the three tasks.
+public enum TaskModel {
+    case captioning(Captioner, vocabulary: Vocabulary)
+    case vqa(VQAModel, questions: Vocabulary, answers: Vocabulary)
+    case classification(Classifier, classes: Vocabulary)
+
+    /// The module whose dotted paths name layers.
+    public var root: Module {
+        switch self {
+        case let .captioning(m, _): return m
+        case let .vqa(m, _, _): return m
+        case let .classification(m, _): return m.network
+        }
+    }
+}
+
+/// A model directory (spec/model-format.md): config.json, weights.safetensors
+/// and the vocabulary files of its task. It never half-loads: every file is
+/// read and checked before the model is returned.
+public struct ModelDirectory {
+    public let path: String
+    public let config: ModelConfig
+    public let model: TaskModel
+    public let preprocessing: Preprocessing
+
+    /// The vocabulary files each task needs, with the specials each must hold.
+    static func vocabularyFiles(_ task: ModelConfig.Task) -> [(file: String, specials: [String])] {
+        switch task {
+        case .captioning: return [("vocab.txt", Vocabulary.captioningSpecials)]
+        case .vqa: return [("questions.txt", Vocabulary.questionSpecials), ("answers.txt", [])]
+        case .classification: return [("classes.txt", [])]
+        }
+    }
+
+    public init(path: String) throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw ConfigError(file: path, "no such model directory")
+        }
+        guard isDirectory.boolValue else { throw ConfigError(file: path, "is a file; a model is a directory holding config.json") }
+        let dir = URL(fileURLWithPath: path)
+        let configPath = dir.appendingPathComponent("config.json").path
+        guard let configData = FileManager.default.contents(atPath: configPath) else {
+            throw ConfigError(file: configPath, "missing or unreadable")
+        }
+        let config = try ModelConfig.parse(configData, file: configPath)
+        var vocabularies: [Vocabulary] = []
+        for (file, specials) in Self.vocabularyFiles(config.task) {
+            let v = try Vocabulary(contentsOfFile: dir.appendingPathComponent(file).path)
+            try v.require(specials)
+            vocabularies.append(v)
+        }
+        let weightsPath = dir.appendingPathComponent("weights.safetensors").path
+        let tensors = try Safetensors.read(path: weightsPath)
+        let model = Self.build(config, vocabularies, initializer: .forLoading)
+        try model.root.load(tensors, file: weightsPath)
+        self.path = path
+        self.config = config
+        self.model = model
+        self.preprocessing = try Self.preprocessing(config, file: configPath)
+    }
+
+    /// A model of `config`'s architecture with PyTorch's default random
+    /// initialisation (for training from scratch or for tests).
+    public static func build(_ config: ModelConfig, _ vocabularies: [Vocabulary], initializer: Initializer) -> TaskModel {
+        var initializer = initializer
+        switch config.task {
+        case .captioning:
+            let v = vocabularies[0]
+            return .captioning(Captioner(config: config, vocabularySize: v.count, startID: v.startID!,
+                                         initializer: &initializer), vocabulary: v)
+        case .vqa:
+            return .vqa(VQAModel(config: config, questionVocabularySize: vocabularies[0].count,
+                                 answers: vocabularies[1].count, initializer: &initializer),
+                        questions: vocabularies[0], answers: vocabularies[1])
+        case .classification:
+            return .classification(Classifier(config: config, classes: vocabularies[0].count, initializer: &initializer),
+                                   classes: vocabularies[0])
+        }
+    }
+
+    static func preprocessing(_ config: ModelConfig, file: String) throws -> Preprocessing {
+        do {
+            return try Preprocessing(width: config.input.width, height: config.input.height,
+                                     resize: Preprocessing.ResizeMode(rawValue: config.input.resize)!,
+                                     mean: config.input.mean, std: config.input.std)
+        } catch {
+            throw ConfigError(file: file, "\"input\": \(error)")
+        }
+    }
+
+    /// Writes a model directory: config.json, weights.safetensors and the
+    /// vocabulary files, into a temporary directory renamed into place.
+    public static func save(config: ModelConfig, model: TaskModel, to path: String) throws {
+        let fm = FileManager.default
+        let target = URL(fileURLWithPath: path)
+        let temporary = target.deletingLastPathComponent()
+            .appendingPathComponent(".\(target.lastPathComponent).partial-\(getpid())")
+        try? fm.removeItem(at: temporary)
+        try fm.createDirectory(at: temporary, withIntermediateDirectories: true)
+        do {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            try encoder.encode(config).write(to: temporary.appendingPathComponent("config.json"))
+            try Safetensors.write(model.root.stateDict(), to: temporary.appendingPathComponent("weights.safetensors").path)
+            let vocabularies: [Vocabulary]
+            switch model {
+            case let .captioning(_, v): vocabularies = [v]
+            case let .vqa(_, q, a): vocabularies = [q, a]
+            case let .classification(_, c): vocabularies = [c]
+            }
+            for ((file, _), v) in zip(vocabularyFiles(config.task), vocabularies) {
+                try v.write(to: temporary.appendingPathComponent(file).path)
+            }
+            if fm.fileExists(atPath: target.path) { try fm.removeItem(at: target) }
+            try fm.moveItem(at: temporary, to: target)
+        } catch {
+            try? fm.removeItem(at: temporary)
+            throw error
+        }
+    }
+
+    /// The model input [1, 3, H, W] for an image.
+    public func input(for image: RGBImage) -> Tensor {
+        Tensor(shape: [1, 3, preprocessing.height, preprocessing.width], values: preprocessing.apply(to: image))
+    }
+}

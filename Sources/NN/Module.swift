@@ -1,0 +1,105 @@
+import Tensor
+
+/// A tensor a module owns: a weight (trained) or a buffer such as batch norm's
+/// running statistics (loaded and saved, never trained).
+public final class Parameter {
+    public var value: Tensor
+    public let isBuffer: Bool
+
+    public init(_ value: Tensor, isBuffer: Bool = false) {
+        self.value = value
+        self.isBuffer = isBuffer
+    }
+}
+
+/// A network layer or a network: named parameters, named submodules, and a
+/// forward function. Names follow PyTorch's `state_dict()` and
+/// `named_modules()`, so `features.0.weight` or `layer4.1.bn2.running_var`
+/// name the same tensors here and there.
+open class Module {
+    /// The module's dotted path from the root model ("backbone.features.29");
+    /// empty for the root. Set by `assignPaths()`.
+    public private(set) var path = ""
+    public private(set) var children: [(name: String, module: Module)] = []
+    public private(set) var ownParameters: [(name: String, parameter: Parameter)] = []
+
+    public init() {}
+
+    /// Registers a submodule under `name` and returns it.
+    @discardableResult
+    public func add<M: Module>(_ name: String, _ module: M) -> M {
+        children.append((name, module))
+        return module
+    }
+
+    /// Registers a parameter (or buffer) under `name`.
+    public func register(_ name: String, _ p: Parameter) {
+        ownParameters.append((name, p))
+    }
+
+    /// The computation. Subclasses override it; callers use `callAsFunction`,
+    /// which lets the context observe the output.
+    open func forward(_ x: Tensor, _ ctx: ForwardContext) -> Tensor {
+        fatalError("\(type(of: self)) does not implement forward")
+    }
+
+    /// Runs the module and hands its output to the context under the module's path.
+    public func callAsFunction(_ x: Tensor, _ ctx: ForwardContext) -> Tensor {
+        ctx.observe(path, forward(x, ctx))
+    }
+
+    /// Sets every descendant's dotted path; call once on the root after building it.
+    public func assignPaths(prefix: String = "") {
+        path = prefix
+        for (name, child) in children {
+            child.assignPaths(prefix: prefix.isEmpty ? name : prefix + "." + name)
+        }
+    }
+
+    /// Every parameter and buffer with its dotted name, in registration order.
+    public func namedParameters(prefix: String = "") -> [(name: String, parameter: Parameter)] {
+        let own = ownParameters.map { (prefix + $0.name, $0.parameter) }
+        return own + children.flatMap { $0.module.namedParameters(prefix: prefix + $0.name + ".") }
+    }
+
+    /// Every module with its dotted name, the root first as "".
+    public func namedModules(prefix: String = "") -> [(name: String, module: Module)] {
+        [(prefix, self)] + children.flatMap { name, child in
+            child.namedModules(prefix: prefix.isEmpty ? name : prefix + "." + name)
+        }
+    }
+
+    /// Trainable parameters (buffers excluded).
+    public var trainableParameters: [Parameter] {
+        namedParameters().map(\.parameter).filter { !$0.isBuffer }
+    }
+}
+
+/// What one forward pass may do besides computing: train or infer, capture
+/// named outputs, and replace a named output (Grad-CAM makes the explained
+/// activation a tracked leaf, repeated once per target, there).
+///
+/// A context belongs to one pass; nothing global is touched, so passes on
+/// other threads with their own contexts do not interfere.
+public final class ForwardContext {
+    public let training: Bool
+    public var rng: SeededGenerator
+    /// Outputs kept by path, for the paths listed in `capturing`.
+    public private(set) var captured: [String: Tensor] = [:]
+    private let capturing: Set<String>
+    private let replacing: [String: (Tensor) -> Tensor]
+
+    public init(training: Bool = false, seed: UInt64 = 0, capturing: Set<String> = [],
+                replacing: [String: (Tensor) -> Tensor] = [:]) {
+        self.training = training
+        self.rng = SeededGenerator(seed: seed)
+        self.capturing = capturing
+        self.replacing = replacing
+    }
+
+    func observe(_ path: String, _ output: Tensor) -> Tensor {
+        let y = replacing[path].map { $0(output) } ?? output
+        if capturing.contains(path) { captured[path] = y }
+        return y
+    }
+}
