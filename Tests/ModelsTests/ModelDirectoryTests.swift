@@ -1,0 +1,116 @@
+import Foundation
+import Models
+import NN
+import Tensor
+import Text
+import XCTest
+
+final class ModelDirectoryTests: XCTestCase {
+    let fixtures = PyTorchFixtureTests.fixtures
+    var scratch: URL!
+
+    override func setUpWithError() throws {
+        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("models-\(UUID())")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() { try? FileManager.default.removeItem(at: scratch) }
+
+    /// A copy of a fixture model directory that a test may spoil.
+    func copy(_ name: String) throws -> URL {
+        let dst = scratch.appendingPathComponent(name)
+        try FileManager.default.copyItem(at: fixtures.appendingPathComponent(name), to: dst)
+        return dst
+    }
+
+    func assertLoadFails(_ dir: URL, _ fragments: [String], file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertThrowsError(try ModelDirectory(path: dir.path), file: file, line: line) { error in
+            let m = "\(error)"
+            for f in fragments { XCTAssertTrue(m.contains(f), "«\(m)» lacks «\(f)»", file: file, line: line) }
+        }
+    }
+
+    func editConfig(_ dir: URL, _ edit: (inout [String: Any]) -> Void) throws {
+        let url = dir.appendingPathComponent("config.json")
+        var json = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+        edit(&json)
+        try JSONSerialization.data(withJSONObject: json).write(to: url)
+    }
+
+    func testFullSizeTorchvisionNamesAndShapes() throws {
+        let url = fixtures.appendingPathComponent("torchvision-names.json")
+        let names = try JSONDecoder().decode([String: [String: [Int]]].self, from: Data(contentsOf: url))
+        XCTAssertEqual(names.count, 9)
+        for (arch, expected) in names {
+            let bn = arch.hasSuffix("_bn")
+            let base = bn ? String(arch.dropLast(3)) : arch
+            var initializer = Initializer.forLoading
+            let net: Module = base.hasPrefix("resnet")
+                ? ResNet(arch: ResNet.Arch(rawValue: base)!, classes: 1000, initializer: &initializer)
+                : VGG(cfg: VGG.configs[base]!, batchNorm: bn, classes: 1000, initializer: &initializer)
+            let ours = Dictionary(uniqueKeysWithValues: net.namedParameters().map { ($0.name, $0.parameter.value.shape) })
+            XCTAssertEqual(Set(ours.keys), Set(expected.keys), arch)
+            for (k, shape) in expected where k.hasSuffix("num_batches_tracked") == false {
+                XCTAssertEqual(ours[k], shape, "\(arch) \(k)")
+            }
+        }
+    }
+
+    func testSaveAndLoadRoundTrip() throws {
+        let source = try ModelDirectory(path: fixtures.appendingPathComponent("vqa-hidden").path)
+        let out = scratch.appendingPathComponent("saved").path
+        try ModelDirectory.save(config: source.config, model: source.model, to: out)
+        let back = try ModelDirectory(path: out)
+        XCTAssertEqual(back.config, source.config)
+        let a = source.model.root.stateDict(), b = back.model.root.stateDict()
+        XCTAssertEqual(Set(a.keys), Set(b.keys))
+        for (k, v) in a { XCTAssertEqual(b[k]?.values, v.values, k) }
+    }
+
+    func testBadConfigs() throws {
+        let dir = try copy("classifier-vgg")
+        try editConfig(dir) { $0["backbone"] = ["arch": "alexnet"] }
+        assertLoadFails(dir, ["config.json", "unknown \"backbone.arch\" \"alexnet\""])
+        try editConfig(dir) { $0["backbone"] = ["arch": "vgg16"]; $0.removeValue(forKey: "input") }
+        assertLoadFails(dir, ["config.json", "missing field \"input\""])
+        try editConfig(dir) {
+            $0["input"] = ["width": 32, "height": 32, "resize": "stretch", "mean": [0, 0, 0], "std": [1, 1, 1]]
+            $0["task"] = "segmentation"
+        }
+        assertLoadFails(dir, ["unknown \"task\""])
+        try editConfig(dir) { $0["task"] = "captioning"; $0["backbone"] = ["arch": "resnet18", "feature": "avgpool"] }
+        assertLoadFails(dir, ["missing field \"decoder\""])
+        try "not json".write(to: dir.appendingPathComponent("config.json"), atomically: true, encoding: .utf8)
+        assertLoadFails(dir, ["config.json", "not valid JSON"])
+        assertLoadFails(scratch.appendingPathComponent("nowhere"), ["no such model directory"])
+    }
+
+    func testWeightsThatDisagreeWithTheConfig() throws {
+        let dir = try copy("classifier-vgg")
+        try editConfig(dir) { $0["backbone"] = ["arch": "vgg", "cfg": [8, "M", 16, "M"], "hidden": 24] }
+        assertLoadFails(dir, ["weights.safetensors", "unexpected tensor \"features.5.weight\""])
+        let truncated = try copy("classifier-resnet18")
+        let w = truncated.appendingPathComponent("weights.safetensors")
+        let data = try Data(contentsOf: w)
+        try data.prefix(data.count / 2).write(to: w)
+        assertLoadFails(truncated, ["weights.safetensors", "outside the"])
+    }
+
+    func testVocabulariesNeedTheirSpecials() throws {
+        let dir = try copy("captioner-vgg-fc7")
+        let vocab = dir.appendingPathComponent("vocab.txt")
+        let lines = try String(contentsOf: vocab, encoding: .utf8).split(separator: "\n").filter { $0 != "<end>" }
+        try (lines.joined(separator: "\n") + "\n").write(to: vocab, atomically: true, encoding: .utf8)
+        assertLoadFails(dir, ["vocab.txt", "<end>"])
+        try FileManager.default.removeItem(at: vocab)
+        assertLoadFails(dir, ["vocab.txt"])
+    }
+
+    func testLayerNamesFollowPyTorch() throws {
+        let dir = try ModelDirectory(path: fixtures.appendingPathComponent("captioner-resnet-2layer").path)
+        let names = Set(dir.model.root.namedModules().map(\.name))
+        for n in ["backbone.layer4", "backbone.layer4.1.conv2", "backbone.layer2.0.downsample.0", "lstm", "head", "image_proj"] {
+            XCTAssertTrue(names.contains(n), n)
+        }
+    }
+}
