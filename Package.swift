@@ -34,6 +34,8 @@ let package = Package(
         .target(name: "NN", dependencies: ["Tensor"]),
         .target(name: "Text", dependencies: ["CUTF8Proc"]),
         .target(name: "Models", dependencies: ["NN", "Text", "Imaging"]),
+        .target(name: "Decoding", dependencies: ["Models"]),
+        .target(name: "Explain", dependencies: ["Decoding"]),
         .target(name: "Imaging", dependencies: ["CCodecs"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
 
@@ -43,10 +45,13 @@ let package = Package(
         ]),
         .executableTarget(name: "gradcam-bench", dependencies: ["Tensor"]),
 
-        .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor"], exclude: ["Fixtures"]),
         .testTarget(name: "NNTests", dependencies: ["NN"]),
         .testTarget(name: "TextTests", dependencies: ["Text"]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models"]),
-        .testTarget(name: "ImagingTests", dependencies: ["Imaging"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models"], exclude: ["Fixtures"]),
+        .testTarget(name: "DecodingTests", dependencies: ["Decoding"]),
+        .testTarget(name: "ExplainTests", dependencies: ["Explain"], exclude: ["Fixtures"]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging"], exclude: ["make_fixtures.py"],
+                    resources: [.copy("Fixtures")]),
     ]
 )

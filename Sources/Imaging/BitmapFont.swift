@@ -124,8 +124,9 @@ enum BitmapFont {
 }
 
 extension RGBImage {
-    /// The size in pixels of `text` drawn at `scale`: 6·scale per character
-    /// of the longest line (minus the trailing spacing column) and 8·scale per line.
+    /// The size in pixels of `text` drawn at `scale`, for laying out labels:
+    /// (6·n − 1)·scale wide for a longest line of n characters and
+    /// (8·lines − 1)·scale high (the spacing after the last column and row is not counted).
     public static func textSize(_ text: String, scale: Int = 1) -> (width: Int, height: Int) {
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         let longest = lines.map(\.count).max() ?? 0

@@ -60,11 +60,12 @@ extension RGBImage {
         guard let format = ImageFormat(sniffing: buffer) else { throw ImageError.notAnImage(source: source) }
 
         var image = gc_image()
-        var message = [CChar](repeating: 0, count: 512)
+        let capacity = 512
+        var message = [CChar](repeating: 0, count: capacity)
         let limit = max(maxPixels, 0)
         let status = format == .jpeg
-            ? gc_jpeg_decode(base, buffer.count, limit, &image, &message, message.count)
-            : gc_png_decode(base, buffer.count, limit, &image, &message, message.count)
+            ? gc_jpeg_decode(base, buffer.count, limit, &image, &message, capacity)
+            : gc_png_decode(base, buffer.count, limit, &image, &message, capacity)
         defer { gc_free(image.pixels) }
 
         switch status {
@@ -74,6 +75,8 @@ extension RGBImage {
             throw ImageError.truncated(source: source, format: format.rawValue)
         case GC_ERR_TOO_LARGE:
             throw ImageError.tooLarge(source: source, width: image.width, height: image.height, limit: limit)
+        case GC_ERR_NOMEM:
+            throw ImageError.outOfMemory(source: source)
         default:
             throw ImageError.corrupt(source: source, format: format.rawValue, detail: string(message))
         }

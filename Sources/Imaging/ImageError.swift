@@ -12,6 +12,8 @@ public enum ImageError: Error, CustomStringConvertible, Equatable, Sendable {
     case corrupt(source: String, format: String, detail: String)
     /// The header declares more pixels than the caller allows; nothing was allocated.
     case tooLarge(source: String, width: Int, height: Int, limit: Int)
+    /// The image fits the pixel limit but the machine could not allocate it.
+    case outOfMemory(source: String)
     case unreadable(path: String, reason: String)
     case isDirectory(path: String)
     case unwritable(path: String, reason: String)
@@ -34,6 +36,8 @@ public enum ImageError: Error, CustomStringConvertible, Equatable, Sendable {
         case .tooLarge(let source, let width, let height, let limit):
             return "\(source) is too large: it declares \(width)x\(height) = \(width * height) pixels, "
                 + "more than the limit of \(limit) pixels"
+        case .outOfMemory(let source):
+            return "not enough memory to decode \(source)"
         case .unreadable(let path, let reason):
             return "cannot read \(path): \(reason)"
         case .isDirectory(let path):

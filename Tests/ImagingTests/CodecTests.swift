@@ -95,6 +95,23 @@ final class CodecTests: XCTestCase {
         }
     }
 
+    func testCMYKWithoutAdobeMarkerIsReadAsPlainCMYK() throws {
+        // Without Adobe's APP14 segment the samples are ink amounts, not inverted:
+        // the stored (0,255,255,255) reads as C=0 M=Y=K=255 -> black, and
+        // (255,127,0,191) as C=255 M=127 Y=0 K=191 -> (0, 128·64/255 ≈ 32, 64).
+        var bytes = try fixture("cmyk.jpg")
+        let app14 = try XCTUnwrap((2..<bytes.count - 3).first { bytes[$0] == 0xFF && bytes[$0 + 1] == 0xEE })
+        let length = Int(bytes[app14 + 2]) << 8 | Int(bytes[app14 + 3])
+        bytes.removeSubrange(app14..<app14 + 2 + length)
+        let decoded = try RGBImage.decode(data: bytes)
+        for (x, expected) in [(3, (0, 0, 0)), (12, (0, 32, 64))] {
+            let (r, g, b) = decoded[x, 4]
+            XCTAssertLessThanOrEqual(abs(Int(r) - expected.0), 3, "R at x=\(x)")
+            XCTAssertLessThanOrEqual(abs(Int(g) - expected.1), 3, "G at x=\(x)")
+            XCTAssertLessThanOrEqual(abs(Int(b) - expected.2), 3, "B at x=\(x)")
+        }
+    }
+
     // MARK: EXIF orientation
 
     /// Every orientation on a 3×2 image with pixels a...f, written out by hand.

@@ -54,6 +54,20 @@ final class ErrorTests: XCTestCase {
         XCTAssertEqual(error?.description, "\(path) is truncated: the JPEG data ends before the image does")
     }
 
+    /// Wherever a file is cut (past the magic bytes), the error says truncated.
+    func testEveryPrefixIsTruncated() throws {
+        for (name, magic) in [("rgb.jpg", 3), ("progressive.jpg", 3), ("cmyk.jpg", 3), ("pattern.png", 8), ("interlaced.png", 8)] {
+            let bytes = try fixture(name)
+            let format = magic == 3 ? "JPEG" : "PNG"
+            for length in magic..<bytes.count {
+                let error = imageError { try RGBImage.decode(data: bytes[..<length]) }
+                guard error == .truncated(source: "image data", format: format) else {
+                    return XCTFail("\(name) cut at \(length): \(String(describing: error))")
+                }
+            }
+        }
+    }
+
     func testTruncatedPNG() throws {
         let bytes = try fixture("pattern.png")
         for length in [bytes.count / 2, bytes.count - 5, 20] {
@@ -94,6 +108,19 @@ final class ErrorTests: XCTestCase {
             return XCTFail("expected corrupt JPEG")
         }
         XCTAssertFalse(detail.isEmpty)
+    }
+
+    /// A "scan bomb" repeats scans so decoding takes ages; libjpeg warns about
+    /// the inconsistent progression, and warnings are errors.
+    func testRepeatedProgressiveScansAreRejected() throws {
+        let bytes = try fixture("progressive.jpg")
+        let lastScan = try XCTUnwrap((0..<bytes.count - 1).last { bytes[$0] == 0xFF && bytes[$0 + 1] == 0xDA })
+        let end = bytes.count - 2  // EOI
+        let bomb = Array(bytes[..<end]) + Array(repeating: bytes[lastScan..<end], count: 300).flatMap { $0 } + [0xFF, 0xD9]
+        guard case .corrupt(_, "JPEG", let detail)? = imageError({ try RGBImage.decode(data: bomb) }) else {
+            return XCTFail("expected corrupt JPEG")
+        }
+        XCTAssertTrue(detail.contains("progression"), detail)
     }
 
     func testJPEGDeclaringHugeSizeIsRefusedBeforeDecoding() throws {

@@ -237,7 +237,7 @@ def randomise_batch_norm(model):
 
 
 def flat(x):
-    return {"shape": list(x.shape), "data": [round(float(v), 8) for v in x.detach().reshape(-1).tolist()]}
+    return {"shape": list(x.shape), "data": [float(f"{v:.8g}") for v in x.detach().reshape(-1).tolist()]}
 
 
 def module_by_name(model, name):
@@ -279,6 +279,12 @@ def write_expected(d, expected):
 
 
 INPUT = {"width": 32, "height": 32, "resize": "stretch", "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
+
+
+def input_for(backbone):
+    """ResNets get 64×64 inputs, so that layer4's maps are 2×2 rather than a single cell."""
+    size = 64 if backbone["arch"].startswith("resnet") else 32
+    return dict(INPUT, width=size, height=size)
 VOCAB = ["<pad>", "<start>", "<end>", "<unk>", "a", "red", "blue", "circle", "square", "left", "of", "small"]
 
 
@@ -287,10 +293,10 @@ def classifier_fixture(name, backbone, layer, seed):
     classes = [f"class{i}" for i in range(5)]
     model = make_backbone(backbone, classes=len(classes)).eval()
     randomise_batch_norm(model)
-    cfg = {"format": "gradcam-model/1", "task": "classification", "input": INPUT, "backbone": backbone,
+    cfg = {"format": "gradcam-model/1", "task": "classification", "input": input_for(backbone), "backbone": backbone,
            "explain_layer": layer}
     d = write_dir(name, cfg, model, {"classes.txt": classes})
-    x = torch.randn(1, 3, 32, 32)
+    x = torch.randn(1, 3, cfg["input"]["height"], cfg["input"]["width"])
     logits = model(x)
     target = int(logits.argmax())
     _, g = grad_at(model, layer, lambda: model(x)[0, target])
@@ -299,12 +305,12 @@ def classifier_fixture(name, backbone, layer, seed):
 
 def captioner_fixture(name, backbone, decoder, layer, seed):
     torch.manual_seed(seed)
-    cfg = {"format": "gradcam-model/1", "task": "captioning", "input": INPUT, "backbone": backbone,
+    cfg = {"format": "gradcam-model/1", "task": "captioning", "input": input_for(backbone), "backbone": backbone,
            "decoder": decoder, "explain_layer": "backbone." + layer}
     model = Captioner(cfg, VOCAB).eval()
     randomise_batch_norm(model)
     d = write_dir(name, cfg, model, {"vocab.txt": VOCAB})
-    x = torch.randn(1, 3, 32, 32)
+    x = torch.randn(1, 3, cfg["input"]["height"], cfg["input"]["width"])
     words = [4, 5, 7, 9, 10, 4, 6, 8, 2]
     logp = model(x, words)
     target_step = 2
@@ -318,12 +324,12 @@ def vqa_fixture(name, backbone, encoder, fusion, layer, seed):
     torch.manual_seed(seed)
     questions = ["<unk>", "what", "color", "is", "the", "circle", "how", "many", "?"]
     answers = ["red", "blue", "two", "yes", "no", "left of"]
-    cfg = {"format": "gradcam-model/1", "task": "vqa", "input": INPUT, "backbone": backbone,
+    cfg = {"format": "gradcam-model/1", "task": "vqa", "input": input_for(backbone), "backbone": backbone,
            "question_encoder": encoder, "fusion": fusion, "explain_layer": "backbone." + layer}
     model = VQA(cfg, questions, answers).eval()
     randomise_batch_norm(model)
     d = write_dir(name, cfg, model, {"questions.txt": questions, "answers.txt": answers})
-    x = torch.randn(1, 3, 32, 32)
+    x = torch.randn(1, 3, cfg["input"]["height"], cfg["input"]["width"])
     ids = [1, 2, 3, 4, 5, 8]
     logits = model(x, ids)
     target = int(logits.argmax())
@@ -352,7 +358,7 @@ def main():
                 {"dim": 16}, "features.4", 7)
     vqa_fixture("vqa-hidden", {"arch": "resnet18", "base_width": 4, "feature": "avgpool"},
                 {"embed": 8, "hidden": 10, "layers": 1, "max_length": 26, "embed_activation": "none"},
-                {"dim": 12, "hidden": 9}, "layer4.1", 8)
+                {"dim": 12, "hidden": 9}, "layer3", 8)
 
     # Full-size torchvision name lists (keys and shapes), to check that a user's
     # state_dict loads with no renaming. Weights are not committed.

@@ -1,0 +1,251 @@
+import Foundation
+import Models
+import NN
+import Tensor
+
+/// What to explain and how (cli.md, EXPLAIN OPTIONS).
+public struct ExplainOptions: Sendable {
+    public var method: Method = .gradcam
+    /// A dotted module path; nil for the model's `explain_layer`.
+    public var layer: String?
+    public var counterfactual = false
+    public var normalize: Normalization = .token
+
+    public init(method: Method = .gradcam, layer: String? = nil, counterfactual: Bool = false,
+                normalize: Normalization = .token) {
+        self.method = method
+        self.layer = layer
+        self.counterfactual = counterfactual
+        self.normalize = normalize
+    }
+}
+
+/// Maps for every target of one image (export-format.md's arrays).
+public struct Explanation {
+    public struct Entry: Sendable {
+        public let label: String
+        public let id: Int
+        /// The value that was differentiated (`score` in the manifest).
+        public let score: Float
+        /// The largest value of the entry's `cams` map.
+        public let camMax: Float
+        /// [row, column] of the maximum of ReLU(raw) at layer resolution.
+        public let peak: [Int]
+    }
+
+    public let method: Method
+    public let layer: String
+    public let inputSize: (height: Int, width: Int)
+    public let layerSize: (height: Int, width: Int)?
+    /// [T, h, w], signed, before the ReLU; nil for guided backpropagation.
+    public let raw: Tensor?
+    /// [T, H, W]: ReLU(raw) upsampled and normalised; nil for guided backpropagation.
+    public let cams: Tensor?
+    /// [T, 3, H, W]: the guided gradient at the input (× the cam for guided Grad-CAM).
+    public let guided: Tensor?
+    public let entries: [Entry]
+}
+
+public enum ExplainError: Error, CustomStringConvertible, Equatable {
+    case unknownLayer(String, suggestions: [String])
+    case notSpatial(String, shape: [Int])
+    case notOnImagePath(String)
+    case unknownTarget(String, kind: String, suggestions: [String])
+
+    public var description: String {
+        switch self {
+        case let .unknownLayer(name, suggestions):
+            return "no layer named \"\(name)\"; layers with similar names: \(suggestions.joined(separator: ", ")) (`gradcam layers MODEL` lists them all)"
+        case let .notSpatial(name, shape):
+            return "layer \"\(name)\" has output shape \(shape), with no spatial extent: CAM methods need a convolutional layer's [N, C, h, w] output"
+        case let .notOnImagePath(name):
+            return "layer \"\(name)\" is not computed from the image, so it has no map; choose a layer of the backbone"
+        case let .unknownTarget(name, kind, suggestions):
+            return "\"\(name)\" is not one of the model's \(kind)s; the closest are: \(suggestions.map { "\"\($0)\"" }.joined(separator: ", "))"
+        }
+    }
+}
+
+/// Explains the targets of one image with one method at one layer.
+///
+/// Gradient methods run the network below the layer once, unrecorded; the
+/// layer's output is repeated T times on the batch axis and made a tracked
+/// leaf, the part above runs at batch T, and one backward seeded with the
+/// identity gives every target's gradient at once (DESIGN.md, "Many targets,
+/// one pass").
+public struct Explainer {
+    public let root: Module
+    public let layer: String
+    public let options: ExplainOptions
+
+    public init(root: Module, defaultLayer: String, options: ExplainOptions) throws {
+        let layer = options.layer ?? defaultLayer
+        let names = root.namedModules().map(\.name).filter { !$0.isEmpty }
+        guard names.contains(layer) else {
+            throw ExplainError.unknownLayer(layer, suggestions: closest(to: layer, in: names, count: 5))
+        }
+        self.root = root
+        self.layer = layer
+        self.options = options
+    }
+
+    public func explain(_ targets: TargetSet, image: Tensor) throws -> Explanation {
+        let t = targets.count
+        let (height, width) = (image.shape[2], image.shape[3])
+        let method = options.method
+
+        var scores: [Float] = []
+        var raw: Tensor?, layerSize: (height: Int, width: Int)?
+        if method.hasLayerMap {
+            let (a, maps, s) = try layerMaps(targets, image: image)
+            raw = maps
+            scores = s
+            layerSize = (a.shape[2], a.shape[3])
+        } else if t > 0 {
+            scores = targets.scores(image, ForwardContext()).values
+        }
+        let cams = raw.map { PostProcessing.cams(raw: $0, height: height, width: width, normalize: options.normalize) }
+        var guided: Tensor?
+        if method.needsGuidedGradient {
+            let g = try guidedGradients(targets, image: image)
+            guided = cams.map { g * $0.reshaped([t, 1, height, width]) } ?? g
+        }
+        let entries = (0..<t).map { k -> Explanation.Entry in
+            Explanation.Entry(label: targets.entries[k].label, id: targets.entries[k].id, score: scores[k],
+                              camMax: cams.map { $0.slice(axis: 0, k..<(k + 1)).values.max() ?? 0 } ?? 0,
+                              peak: raw.map { peakOf($0.slice(axis: 0, k..<(k + 1))) } ?? [])
+        }
+        return Explanation(method: method, layer: layer, inputSize: (height, width), layerSize: layerSize,
+                           raw: raw, cams: cams, guided: guided, entries: entries)
+    }
+
+    /// The layer's activation [1, C, h, w], the signed maps [T, h, w] and the targets' scores [T].
+    func layerMaps(_ targets: TargetSet, image: Tensor) throws -> (Tensor, Tensor, [Float]) {
+        let t = targets.count
+        // Gradient methods: T tracked copies of the activation continue above the layer.
+        let copies = options.method.usesLayerGradients ? t : 0
+        var activation: Tensor?
+        let ctx = ForwardContext(capturing: [layer], replacing: [layer: { a in
+            activation = a
+            guard a.rank == 4, a.shape[0] == 1, copies > 0 else { return a }
+            return a.expanded(to: [copies] + a.shape.dropFirst()).tracked()
+        }])
+        let output = t > 0 ? targets.scores(image, ctx) : nil
+        if t == 0 { targets.image(image, ctx) }
+        guard let a = activation else { throw ExplainError.notOnImagePath(layer) }
+        guard a.rank == 4, a.shape[0] == 1 else { throw ExplainError.notSpatial(layer, shape: a.shape) }
+        let (c, h, w) = (a.shape[1], a.shape[2], a.shape[3])
+        guard let output else { return (a, Tensor.zeros([0, h, w]), []) }
+
+        let hw = h * w
+        var maps = [Float](repeating: 0, count: t * hw)
+        func setMap(_ k: Int, _ map: [Float]) { maps.replaceSubrange((k * hw)..<((k + 1) * hw), with: map) }
+        let scores: [Float]
+        switch options.method {
+        case .eigencam:
+            scores = output.values
+            let map = a.withUnsafeBufferPointer { LayerMaps.eigenMap($0.baseAddress!, c: c, hw: hw) }
+            for k in 0..<t { setMap(k, map) }
+        case .scorecam:
+            scores = output.values
+            let weights = scoreCAMWeights(targets, image: image, activation: a)
+            a.withUnsafeBufferPointer { pa in
+                for k in 0..<t { setMap(k, LayerMaps.weighted(pa.baseAddress!, weights[k], hw: hw)) }
+            }
+        default:
+            // output is [T, T]: row k saw copy k; its diagonal holds each target's score.
+            scores = (0..<t).map { output.values[$0 * t + $0] }
+            guard let tracked = ctx.captured[layer], tracked.shape[0] == t else { throw ExplainError.notOnImagePath(layer) }
+            var seed = [Float](repeating: 0, count: t * t)
+            for k in 0..<t { seed[k * t + k] = options.counterfactual ? -1 : 1 }
+            let g = try gradients(of: output, withRespectTo: [tracked], seed: Tensor(shape: [t, t], values: seed))[0]
+            a.withUnsafeBufferPointer { pa in
+                g.withUnsafeBufferPointer { pg in
+                    for k in 0..<t {
+                        setMap(k, LayerMaps.gradientMap(options.method, a: pa.baseAddress!,
+                                                        g: pg.baseAddress! + k * c * hw, c: c, hw: hw))
+                    }
+                }
+            }
+        }
+        return (a, Tensor(shape: [t, h, w], values: maps), scores)
+    }
+
+    /// Score-CAM (Wang et al.), as pytorch-grad-cam computes it: each channel,
+    /// upsampled to the input and min-max normalised, masks the image; the
+    /// targets' scores on the masked images, softmaxed over channels, weight the
+    /// channels. Masked images run in batches. pytorch-grad-cam upsamples with
+    /// align_corners=True; here with half-pixel centres like every other map.
+    func scoreCAMWeights(_ targets: TargetSet, image: Tensor, activation a: Tensor) -> [[Float]] {
+        let (c, h, w) = (a.shape[1], a.shape[2], a.shape[3])
+        let (H, W) = (image.shape[2], image.shape[3])
+        let up = a.reshaped([c, 1, h, w]).resizedBilinear(height: H, width: W).values
+        var scores: [[Float]] = Array(repeating: [], count: targets.count)
+        let batch = 16
+        for start in stride(from: 0, to: c, by: batch) {
+            let n = Swift.min(batch, c - start)
+            var masked = [Float](repeating: 0, count: n * 3 * H * W)
+            let pixels = image.values
+            for j in 0..<n {
+                let plane = up[((start + j) * H * W)..<((start + j + 1) * H * W)]
+                let lo = plane.min()!, hi = plane.max()!
+                for ch in 0..<3 {
+                    for (i, m) in plane.enumerated() {
+                        masked[(j * 3 + ch) * H * W + i] = pixels[ch * H * W + i] * (m - lo) / (hi - lo + 1e-8)
+                    }
+                }
+            }
+            let s = targets.scores(Tensor(shape: [n, 3, H, W], values: masked), ForwardContext()).values
+            for k in 0..<targets.count { for j in 0..<n { scores[k].append(s[j * targets.count + k]) } }
+        }
+        return scores.map { Tensor(shape: [c], values: $0).softmax().values }
+    }
+
+    /// Guided backpropagation: the gradient of each target at the input image,
+    /// with the guided ReLU rule, from one recorded forward differentiated T times.
+    func guidedGradients(_ targets: TargetSet, image: Tensor) throws -> Tensor {
+        let t = targets.count
+        let (H, W) = (image.shape[2], image.shape[3])
+        guard t > 0 else { return Tensor.zeros([0, 3, H, W]) }
+        let input = image.tracked()
+        let output = targets.scores(input, ForwardContext())
+        var grads: [Tensor] = []
+        for k in 0..<t {
+            var seed = [Float](repeating: 0, count: t)
+            seed[k] = options.counterfactual ? -1 : 1
+            let g = try gradients(of: output, withRespectTo: [input], seed: Tensor(shape: [1, t], values: seed),
+                                  rules: .guided)[0]
+            grads.append(g.reshaped([3, H, W]))
+        }
+        return Tensor.stack(grads, axis: 0)
+    }
+}
+
+/// [row, column] of the maximum of ReLU(map) for a [1, h, w] map (first on ties).
+func peakOf(_ map: Tensor) -> [Int] {
+    let w = map.shape[2]
+    let values = map.values.map { Swift.max($0, 0) }
+    var best = 0
+    for (i, v) in values.enumerated() where v > values[best] { best = i }
+    return [best / w, best % w]
+}
+
+/// The `count` names nearest to `name` by edit distance (ties: alphabetical).
+public func closest(to name: String, in candidates: [String], count: Int) -> [String] {
+    let a = Array(name.lowercased())
+    func distance(_ s: String) -> Int {
+        let b = Array(s.lowercased())
+        var row = Array(0...b.count)
+        for i in 1...max(a.count, 1) where !a.isEmpty {
+            var previous = row[0]
+            row[0] = i
+            for j in stride(from: 1, through: b.count, by: 1) {
+                let current = row[j]
+                row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] == b[j - 1] ? 0 : 1))
+                previous = current
+            }
+        }
+        return a.isEmpty ? b.count : row[b.count]
+    }
+    return candidates.map { ($0, distance($0)) }.sorted { ($0.1, $0.0) < ($1.1, $1.0) }.prefix(count).map(\.0)
+}

@@ -1,0 +1,122 @@
+import Models
+import NN
+import Tensor
+import Text
+
+/// Which scalar of the model is differentiated (export-format.md, `score`).
+public enum ScoreKind: String, CaseIterable, Sendable {
+    /// log p of the word (captioning's default).
+    case logprob
+    /// The pre-softmax score (the default for VQA and classification).
+    case logit
+    /// The softmax probability.
+    case prob
+}
+
+/// The scalars to explain for one image: T targets, each a row of the
+/// sequence a user sees (a caption's words, a question's answers, classes).
+///
+/// `scores` maps a batch of images to [B, T]: every target's score for every
+/// image. With the explained layer repeated T times on the batch axis, the
+/// diagonal of that matrix is what one batched backward differentiates.
+public struct TargetSet {
+    public struct Entry: Sendable {
+        /// The text shown for the entry: a word, an answer or a class name.
+        public let label: String
+        /// The vocabulary, answer or class id.
+        public let id: Int
+    }
+
+    public let entries: [Entry]
+    public let kind: ScoreKind
+    let scores: (_ images: Tensor, _ ctx: ForwardContext) -> Tensor
+    /// Runs only the image path (the backbone), for a layer's activation when there are no targets.
+    let image: (_ images: Tensor, _ ctx: ForwardContext) -> Void
+
+    init(entries: [Entry], kind: ScoreKind, image: @escaping (Tensor, ForwardContext) -> Void,
+         scores: @escaping (Tensor, ForwardContext) -> Tensor) {
+        self.entries = entries
+        self.kind = kind
+        self.image = image
+        self.scores = scores
+    }
+
+    public var count: Int { entries.count }
+
+    /// Each word of a caption (teacher-forced): entry t is word t's score given
+    /// the image and the words before it. `words` are ids; `<end>` may be last.
+    /// `wholeCaption` gives one entry instead: the sum of the words' log-probabilities,
+    /// the single map of the paper's released code.
+    public static func caption(_ model: Captioner, vocabulary: Vocabulary, words: [Int], kind: ScoreKind,
+                               wholeCaption: Bool = false) -> TargetSet {
+        let labels = words.map { vocabulary.token(at: $0) ?? "<unk>" }
+        let entries = wholeCaption
+            ? [Entry(label: labels.joined(separator: " "), id: -1)]
+            : zip(labels, words).map { Entry(label: $0, id: $1) }
+        return TargetSet(entries: wholeCaption && words.isEmpty ? [] : entries, kind: kind,
+                         image: { _ = model.imageFeature($0, $1) }) { images, ctx in
+            // The batch is the feature's: T copies when the explained layer was repeated.
+            let logits = model.teacherForcedLogits(model.imageFeature(images, ctx), words: words, ctx)
+            let b = logits.shape[0], n = words.count
+            let perWord = score(logits, kind: kind, axis: 2).reshaped([b * n, -1])
+                .pick((0..<(b * n)).map { words[$0 % n] }).reshaped([b, n])
+            return wholeCaption ? perWord.sum(axis: 1, keepDims: true) : perWord
+        }
+    }
+
+    /// Answers of a VQA model to one question, by answer id.
+    public static func answers(_ model: VQAModel, answers: Vocabulary, question: [Int], ids: [Int],
+                               kind: ScoreKind) -> TargetSet {
+        let entries = ids.map { Entry(label: answers.token(at: $0) ?? "?", id: $0) }
+        return TargetSet(entries: entries, kind: kind, image: { _ = model.imageFeature($0, $1) }) { images, ctx in
+            let q = model.questionVector(question, ctx)
+            let logits = model.answerLogits(imageFeature: model.imageFeature(images, ctx), question: q, ctx)
+            return columns(score(logits, kind: kind, axis: 1), ids)
+        }
+    }
+
+    /// Classes of a classifier, by class index.
+    public static func classes(_ model: Classifier, names: Vocabulary, ids: [Int], kind: ScoreKind) -> TargetSet {
+        let entries = ids.map { Entry(label: names.token(at: $0) ?? "\($0)", id: $0) }
+        return TargetSet(entries: entries, kind: kind, image: { _ = model.logits($0, $1) }) { images, ctx in
+            columns(score(model.logits(images, ctx), kind: kind, axis: 1), ids)
+        }
+    }
+
+    private static func score(_ logits: Tensor, kind: ScoreKind, axis: Int) -> Tensor {
+        switch kind {
+        case .logit: return logits
+        case .logprob: return logits.logSoftmax(axis: axis)
+        case .prob: return logits.softmax(axis: axis)
+        }
+    }
+
+    /// Columns `ids` of [B, N]: [B, ids.count].
+    private static func columns(_ x: Tensor, _ ids: [Int]) -> Tensor {
+        x.transposed(0, 1).indexSelect(ids).transposed(0, 1)
+    }
+}
+
+extension TargetSet {
+    /// Only the entries at `indices`, in that order: one target at a time, or a
+    /// caption's words without its `<end>`.
+    public func selecting(_ indices: [Int]) -> TargetSet {
+        TargetSet(entries: indices.map { entries[$0] }, kind: kind, image: image) { images, ctx in
+            self.scores(images, ctx).transposed(0, 1).indexSelect(indices).transposed(0, 1)
+        }
+    }
+
+    /// The id of a named answer or class, or an error naming the closest ones
+    /// (never a silent fallback to the predicted one, as the paper's code did).
+    public static func resolve(_ name: String, in vocabulary: Vocabulary, kind: String) throws -> Int {
+        if let id = vocabulary.id(of: name) { return id }
+        if let id = Int(name), id >= 0, id < vocabulary.count, kind == "class" { return id }
+        throw ExplainError.unknownTarget(name, kind: kind, suggestions: closest(to: name, in: vocabulary.tokens, count: 5))
+    }
+
+    /// The `k` highest-scoring ids of a [1, N] score row, best first (ties: lower id first).
+    public static func top(_ k: Int, of scores: Tensor) -> [Int] {
+        let v = scores.values
+        return v.indices.sorted { v[$0] != v[$1] ? v[$0] > v[$1] : $0 < $1 }.prefix(k).map { $0 }
+    }
+}

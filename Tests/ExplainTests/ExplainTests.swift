@@ -1,0 +1,214 @@
+import Explain
+import Foundation
+import Models
+import NN
+import Tensor
+import Text
+import XCTest
+
+/// Explanations against PyTorch (hooks) and pytorch-grad-cam, on the PyTorch-built
+/// fixture models of Tests/ModelsTests/Fixtures (Fixtures/make_fixtures.py).
+final class ExplainTests: XCTestCase {
+    struct Array: Decodable { let shape: [Int]; let data: [Float] }
+    struct Reference: Decodable {
+        let layer: String
+        let classes: [Int]?
+        let answers: [Int]?
+        let words: [Int]?
+        let raw: Array?
+        let cams: [String: Array]?
+        let guided: Array?
+        let raw_logprob: Array?
+        let raw_logit: Array?
+        let raw_whole: Array?
+        let raw_prob: Array?
+    }
+    struct ModelInput: Decodable { let input: Array; let question: [Int]? }
+
+    static let here = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    static let models = here.deletingLastPathComponent().appendingPathComponent("ModelsTests/Fixtures")
+    static let references = try! JSONDecoder().decode([String: Reference].self,
+        from: Data(contentsOf: here.appendingPathComponent("Fixtures/expected.json")))
+
+    func load(_ name: String) throws -> (ModelDirectory, Tensor, ModelInput) {
+        let dir = Self.models.appendingPathComponent(name)
+        let input = try JSONDecoder().decode(ModelInput.self, from: Data(contentsOf: dir.appendingPathComponent("expected.json")))
+        return (try ModelDirectory(path: dir.path), Tensor(shape: input.input.shape, values: input.input.data), input)
+    }
+
+    func assertClose(_ actual: Tensor?, _ expected: Array?, relative: Float? = nil, absolute: Float? = nil, _ what: String,
+                     file: StaticString = #filePath, line: UInt = #line) {
+        guard let actual, let expected else { return XCTFail("\(what): missing", file: file, line: line) }
+        XCTAssertEqual(actual.shape, expected.shape, what, file: file, line: line)
+        let scale = expected.data.map(abs).max() ?? 0
+        XCTAssertGreaterThan(scale, 0, "\(what): the reference is all zeros", file: file, line: line)
+        let err = zip(actual.values, expected.data).map { abs($0 - $1) }.max() ?? .infinity
+        let bound = absolute ?? (relative ?? 1e-3) * scale
+        XCTAssertLessThanOrEqual(err, bound, "\(what): max error \(err) (scale \(scale))", file: file, line: line)
+    }
+
+    func explainer(_ dir: ModelDirectory, _ options: ExplainOptions = ExplainOptions()) throws -> Explainer {
+        try Explainer(root: dir.model.root, defaultLayer: dir.config.explainLayer!, options: options)
+    }
+
+    func testClassifierMapsMatchPyTorchAndPytorchGradCAM() throws {
+        for name in ["classifier-vgg", "classifier-resnet18"] {
+            let ref = Self.references[name]!
+            let (dir, x, _) = try load(name)
+            guard case let .classification(model, classes) = dir.model else { return XCTFail() }
+            let top = TargetSet.top(3, of: model.logits(x, ForwardContext()))
+            XCTAssertEqual(top, ref.classes!, name)
+            let targets = TargetSet.classes(model, names: classes, ids: top, kind: .logit)
+            let gradcam = try explainer(dir).explain(targets, image: x)
+            assertClose(gradcam.raw, ref.raw, relative: 1e-3, "\(name) raw Grad-CAM")
+            for method in [Method.gradcam, .gradcamPlusPlus, .hirescam, .layercam, .xgradcam] {
+                let e = try explainer(dir, ExplainOptions(method: method)).explain(targets, image: x)
+                assertClose(e.cams, ref.cams![method.rawValue], absolute: 2e-3, "\(name) \(method.rawValue) vs pytorch-grad-cam")
+            }
+            let guided = try explainer(dir, ExplainOptions(method: .guidedBackprop)).explain(targets.selecting([0]), image: x)
+            XCTAssertNil(guided.raw)
+            assertClose(guided.guided?.reshaped(Swift.Array(x.shape.dropFirst())), ref.guided, relative: 1e-3, "\(name) guided backprop")
+        }
+    }
+
+    func testCaptionWordMapsMatchPyTorch() throws {
+        for name in ["captioner-vgg-fc7", "captioner-resnet-2layer"] {
+            let ref = Self.references[name]!
+            let (dir, x, _) = try load(name)
+            guard case let .captioning(model, vocabulary) = dir.model else { return XCTFail() }
+            let words = ref.words!
+            for (kind, expected) in [(ScoreKind.logprob, ref.raw_logprob), (.logit, ref.raw_logit)] {
+                let targets = TargetSet.caption(model, vocabulary: vocabulary, words: words, kind: kind)
+                let e = try explainer(dir).explain(targets, image: x)
+                assertClose(e.raw, expected, relative: 1e-3, "\(name) per-word \(kind)")
+                XCTAssertEqual(e.entries.map(\.label), words.map { vocabulary.token(at: $0)! })
+            }
+            let whole = TargetSet.caption(model, vocabulary: vocabulary, words: words, kind: .logprob, wholeCaption: true)
+            assertClose(try explainer(dir).explain(whole, image: x).raw, ref.raw_whole, relative: 1e-3, "\(name) whole caption")
+        }
+    }
+
+    func testAnswerMapsMatchPyTorch() throws {
+        for name in ["vqa-flat", "vqa-hidden"] {
+            let ref = Self.references[name]!
+            let (dir, x, input) = try load(name)
+            guard case let .vqa(model, _, answers) = dir.model else { return XCTFail() }
+            let q = input.question!
+            let logits = model.answerLogits(imageFeature: model.imageFeature(x, ForwardContext()),
+                                            question: model.questionVector(q, ForwardContext()), ForwardContext())
+            let top = TargetSet.top(3, of: logits)
+            XCTAssertEqual(top, ref.answers!)
+            for (kind, expected) in [(ScoreKind.logit, ref.raw), (.prob, ref.raw_prob)] {
+                let targets = TargetSet.answers(model, answers: answers, question: q, ids: top, kind: kind)
+                assertClose(try explainer(dir).explain(targets, image: x).raw, expected, relative: 1e-3, "\(name) \(kind)")
+            }
+        }
+    }
+
+    func testManyTargetsInOnePassEqualOneAtATime() throws {
+        let (dir, x, _) = try load("captioner-resnet-2layer")
+        guard case let .captioning(model, vocabulary) = dir.model else { return XCTFail() }
+        let words = Self.references["captioner-resnet-2layer"]!.words!
+        let all = TargetSet.caption(model, vocabulary: vocabulary, words: words, kind: .logprob)
+        for method in [Method.gradcam, .gradcamPlusPlus, .guidedGradcam] {
+            let together = try explainer(dir, ExplainOptions(method: method)).explain(all, image: x)
+            for t in 0..<words.count {
+                let alone = try explainer(dir, ExplainOptions(method: method)).explain(all.selecting([t]), image: x)
+                let row = together.raw!.slice(axis: 0, t..<(t + 1)).values, one = alone.raw!.values
+                let scale = max(one.map(abs).max()!, 1e-12)
+                for (a, b) in zip(row, one) { XCTAssertEqual(a, b, accuracy: 1e-5 * scale, "\(method) word \(t)") }
+                XCTAssertEqual(together.entries[t].score, alone.entries[0].score, accuracy: 1e-5)
+            }
+        }
+    }
+
+    func testCounterfactualNegatesTheGradient() throws {
+        let (dir, x, _) = try load("classifier-vgg")
+        guard case let .classification(model, classes) = dir.model else { return XCTFail() }
+        let targets = TargetSet.classes(model, names: classes, ids: [0, 2], kind: .logit)
+        let plain = try explainer(dir).explain(targets, image: x).raw!.values
+        let counter = try explainer(dir, ExplainOptions(counterfactual: true)).explain(targets, image: x).raw!.values
+        for (a, b) in zip(plain, counter) { XCTAssertEqual(a, -b, accuracy: 1e-6) }
+    }
+
+    func testNormalisation() throws {
+        let (dir, x, _) = try load("classifier-resnet18")
+        guard case let .classification(model, classes) = dir.model else { return XCTFail() }
+        let targets = TargetSet.classes(model, names: classes, ids: [0, 1, 2, 3], kind: .logit)
+        let none = try explainer(dir, ExplainOptions(normalize: .none)).explain(targets, image: x).cams!
+        let token = try explainer(dir, ExplainOptions(normalize: .token)).explain(targets, image: x).cams!
+        let sequence = try explainer(dir, ExplainOptions(normalize: .sequence)).explain(targets, image: x).cams!
+        let plane = x.shape[2] * x.shape[3]
+        let n = none.values, tk = token.values, sq = sequence.values
+        let lo = n.min()!, hi = n.max()!
+        for k in 0..<4 {
+            let r = (k * plane)..<((k + 1) * plane)
+            let (l, h) = (n[r].min()!, n[r].max()!)
+            for i in r {
+                XCTAssertEqual(tk[i], h > l ? (n[i] - l) / (h - l) : 0, accuracy: 1e-6)
+                XCTAssertEqual(sq[i], (n[i] - lo) / (hi - lo), accuracy: 1e-6)
+            }
+        }
+        XCTAssertGreaterThanOrEqual(lo, 0, "cams are ReLU'd")
+    }
+
+    func testAllZeroMapStaysZero() throws {
+        let (dir, x, _) = try load("classifier-vgg")
+        guard case let .classification(model, classes) = dir.model else { return XCTFail() }
+        // The counterfactual of a map that is all positive is all negative: ReLU gives zeros.
+        let targets = TargetSet.classes(model, names: classes, ids: [0], kind: .logit)
+        let e = try explainer(dir, ExplainOptions(counterfactual: true)).explain(targets, image: x)
+        let positive = try explainer(dir).explain(targets, image: x)
+        if positive.raw!.values.allSatisfy({ $0 >= 0 }) {
+            XCTAssertTrue(e.cams!.values.allSatisfy { $0 == 0 })
+        }
+        XCTAssertTrue(e.cams!.values.allSatisfy { $0.isFinite && $0 >= 0 && $0 <= 1 })
+    }
+
+    func testEigenAndScoreCAM() throws {
+        let (dir, x, _) = try load("classifier-resnet18")
+        guard case let .classification(model, classes) = dir.model else { return XCTFail() }
+        let targets = TargetSet.classes(model, names: classes, ids: [1, 4], kind: .logit)
+        let eigen = try explainer(dir, ExplainOptions(method: .eigencam)).explain(targets, image: x)
+        let raw = eigen.raw!
+        XCTAssertEqual(raw.slice(axis: 0, 0..<1).values, raw.slice(axis: 0, 1..<2).values, "Eigen-CAM is class-agnostic")
+        let v = raw.values
+        XCTAssertGreaterThan(v.max()!, -v.min()!, "the sign is chosen so the largest magnitude is positive")
+        let score = try explainer(dir, ExplainOptions(method: .scorecam)).explain(targets, image: x)
+        XCTAssertEqual(score.raw!.shape, raw.shape)
+        XCTAssertEqual(score.entries[1].score, model.logits(x, ForwardContext()).values[4], accuracy: 1e-5)
+    }
+
+    func testEmptyCaptionAndBadLayers() throws {
+        let (dir, x, _) = try load("captioner-vgg-fc7")
+        guard case let .captioning(model, vocabulary) = dir.model else { return XCTFail() }
+        let empty = TargetSet.caption(model, vocabulary: vocabulary, words: [], kind: .logprob)
+        let e = try explainer(dir).explain(empty, image: x)
+        XCTAssertEqual(e.raw?.shape, [0, 16, 16])
+        XCTAssertEqual(e.cams?.shape, [0, 32, 32])
+        XCTAssertTrue(e.entries.isEmpty)
+
+        XCTAssertThrowsError(try explainer(dir, ExplainOptions(layer: "backbone.features.44"))) { error in
+            XCTAssertTrue("\(error)".contains("backbone.features.4"), "\(error)")
+        }
+        let words = [4, 5, 2]
+        let targets = TargetSet.caption(model, vocabulary: vocabulary, words: words, kind: .logprob)
+        XCTAssertThrowsError(try explainer(dir, ExplainOptions(layer: "image_proj")).explain(targets, image: x)) { error in
+            XCTAssertEqual(error as? ExplainError, .notSpatial("image_proj", shape: [1, 12]))
+        }
+        XCTAssertThrowsError(try explainer(dir, ExplainOptions(layer: "lstm")).explain(targets, image: x)) { error in
+            XCTAssertEqual(error as? ExplainError, .notOnImagePath("lstm"))
+        }
+    }
+
+    func testUnknownAnswerNamesTheClosest() throws {
+        let (dir, _, _) = try load("vqa-hidden")
+        guard case let .vqa(_, _, answers) = dir.model else { return XCTFail() }
+        XCTAssertEqual(try TargetSet.resolve("left of", in: answers, kind: "answer"), 5)
+        XCTAssertThrowsError(try TargetSet.resolve("bleu", in: answers, kind: "answer")) { error in
+            let m = "\(error)"
+            XCTAssertTrue(m.contains("\"bleu\" is not one of the model's answers"), m)
+            XCTAssertTrue(m.contains("\"blue\""), m)
+        }
+    }
+}
