@@ -34,8 +34,11 @@ let package = Package(
         .target(name: "NN", dependencies: ["Tensor"]),
         .target(name: "Text", dependencies: ["CUTF8Proc"]),
         .target(name: "Models", dependencies: ["NN", "Text", "Imaging"]),
+        .target(name: "ShapesWorld", dependencies: ["Imaging", "Text", "Tensor"]),
+        .target(name: "Training", dependencies: ["Models", "ShapesWorld"]),
         .target(name: "Decoding", dependencies: ["Models"]),
-        .target(name: "Explain", dependencies: ["Decoding"]),
+        .target(name: "Explain", dependencies: ["Decoding", "ShapesWorld"]),
+        .target(name: "Export", dependencies: ["Explain", "Imaging"]),
         .target(name: "Imaging", dependencies: ["CCodecs"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
 
@@ -51,6 +54,9 @@ let package = Package(
         .testTarget(name: "ModelsTests", dependencies: ["Models"], exclude: ["Fixtures"]),
         .testTarget(name: "DecodingTests", dependencies: ["Decoding"]),
         .testTarget(name: "ExplainTests", dependencies: ["Explain"], exclude: ["Fixtures"]),
+        .testTarget(name: "ShapesWorldTests", dependencies: ["ShapesWorld"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training"]),
+        .testTarget(name: "ExportTests", dependencies: ["Export"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"], exclude: ["make_fixtures.py"],
                     resources: [.copy("Fixtures")]),
     ]
