@@ -96,8 +96,10 @@ public struct ModelDirectory {
     }
 
     /// Writes a model directory: config.json, weights.safetensors and the
-    /// vocabulary files, into a temporary directory renamed into place.
-    public static func save(config: ModelConfig, model: TaskModel, to path: String) throws {
+    /// vocabulary files (plus `extraFiles`, such as a training checkpoint's
+    /// state), into a temporary directory renamed into place.
+    public static func save(config: ModelConfig, model: TaskModel, to path: String,
+                            extraFiles: [String: Data] = [:]) throws {
         let fm = FileManager.default
         let target = URL(fileURLWithPath: path)
         let temporary = target.deletingLastPathComponent()
@@ -117,6 +119,12 @@ public struct ModelDirectory {
             }
             for ((file, _), v) in zip(vocabularyFiles(config.task), vocabularies) {
                 try v.write(to: temporary.appendingPathComponent(file).path)
+            }
+            for (name, data) in extraFiles { try data.write(to: temporary.appendingPathComponent(name)) }
+            // Keep a model card written beside an earlier save.
+            let card = target.appendingPathComponent("MODEL_CARD.md")
+            if fm.fileExists(atPath: card.path) {
+                try fm.copyItem(at: card, to: temporary.appendingPathComponent("MODEL_CARD.md"))
             }
             if fm.fileExists(atPath: target.path) { try fm.removeItem(at: target) }
             try fm.moveItem(at: temporary, to: target)

@@ -89,15 +89,23 @@ public final class Captioner: Module {
     /// row t scoring word t given the image and words before it. Each row of
     /// `feature` reads the same words.
     public func teacherForcedLogits(_ feature: Tensor, words: [Int], _ ctx: ForwardContext) -> Tensor {
-        let b = feature.shape[0], n = words.count
-        guard n > 0 else { return Tensor.zeros([b, 0, head.weight.value.shape[0]]) }
+        teacherForcedLogits(feature, rows: Array(repeating: words, count: feature.shape[0]), ctx)
+    }
+
+    /// Teacher forcing with one caption per row of `feature`, all of the same
+    /// length n (training batches group captions by length): logits [B, n, V].
+    public func teacherForcedLogits(_ feature: Tensor, rows: [[Int]], _ ctx: ForwardContext) -> Tensor {
+        let b = feature.shape[0], n = rows.first?.count ?? 0
+        precondition(rows.count == b && rows.allSatisfy { $0.count == n },
+                     "teacherForcedLogits: \(rows.count) captions of equal length needed for a batch of \(b)")
+        let vocabulary = head.weight.value.shape[0]
+        guard n > 0 else { return Tensor.zeros([b, 0, vocabulary]) }
         let x0 = imageInput(feature, ctx).unsqueezed(axis: 1)                // [B, 1, E]
-        let inputs = [startID] + words.dropLast()
-        let embedded = embed(inputs).unsqueezed(axis: 0).expanded(to: [b, n, x0.shape[2]])
+        let inputs = rows.flatMap { [startID] + $0.dropLast() }
+        let embedded = embed(inputs).reshaped([b, n, x0.shape[2]])
         let (outputs, _) = lstm.sequence(Tensor.concat([x0, embedded], axis: 1))
         let hidden = Tensor.stack(Array(outputs.dropFirst()), axis: 1)      // [B, n, H]
-        let h = hidden.shape[2]
-        return head(hidden.reshaped([b * n, h]), ctx).reshaped([b, n, -1])
+        return head(hidden.reshaped([b * n, hidden.shape[2]]), ctx).reshaped([b, n, vocabulary])
     }
 }
 
@@ -145,19 +153,27 @@ public final class VQAModel: Module {
 
     /// q = tanh(question_proj([c₀, h₀, c₁, h₁, …])) for one question's ids: [1, D].
     public func questionVector(_ ids: [Int], _ ctx: ForwardContext) -> Tensor {
+        questionVectors([ids], ctx)
+    }
+
+    /// Question vectors [B, D] for B questions of the same length (training
+    /// batches group questions by length, so no padding enters the LSTM).
+    public func questionVectors(_ questions: [[Int]], _ ctx: ForwardContext) -> Tensor {
+        let b = questions.count, n = questions.first?.count ?? 0
+        precondition(questions.allSatisfy { $0.count == n }, "questionVectors: questions of equal length needed")
         let state: LSTM.State
-        if ids.isEmpty {
-            state = lstm.zeroState(batch: 1)
+        if n == 0 {
+            state = lstm.zeroState(batch: b)
         } else {
-            let e = embed(ids)
-            state = lstm.sequence((embedTanh ? e.tanh() : e).unsqueezed(axis: 0)).state
+            let e = embed(questions.flatMap { $0 }).reshaped([b, n, -1])
+            state = lstm.sequence(embedTanh ? e.tanh() : e).state
         }
         var parts: [Tensor] = []
         for k in 0..<lstm.layers { parts += [state.c[k], state.h[k]] }
         return questionProj(Tensor.concat(parts, axis: 1), ctx).tanh()
     }
 
-    /// Answer logits [B, A] for image vectors [B, F] and a question vector [1, D].
+    /// Answer logits [B, A] for image vectors [B, F] and question vectors [B, D] (or one, [1, D], for all).
     public func answerLogits(imageFeature: Tensor, question: Tensor, _ ctx: ForwardContext) -> Tensor {
         let i = imageProj(imageFeature.l2Normalized(axis: 1), ctx).tanh()
         return classifier(i * question, ctx)

@@ -1,0 +1,153 @@
+import Foundation
+import NN
+import Tensor
+
+/// Updates parameters from their gradients. An optimiser keeps per-parameter
+/// state (momentum, moments) in the order the parameters are given.
+public protocol Optimizer: AnyObject {
+    var learningRate: Float { get set }
+    func step(_ parameters: [Parameter], _ gradients: [Tensor])
+    /// The state to checkpoint, by name, and its restoration.
+    func state() -> [String: Tensor]
+    func restore(_ state: [String: Tensor]) throws
+}
+
+public struct OptimizerStateError: Error, CustomStringConvertible {
+    public let description: String
+}
+
+/// SGD with momentum (PyTorch's form: v ← μv + g, p ← p − lr·v), optional weight decay.
+public final class SGD: Optimizer {
+    public var learningRate: Float
+    public let momentum: Float, weightDecay: Float
+    private var velocity: [[Float]] = []
+
+    public init(learningRate: Float, momentum: Float = 0.9, weightDecay: Float = 0) {
+        self.learningRate = learningRate
+        self.momentum = momentum
+        self.weightDecay = weightDecay
+    }
+
+    public func step(_ parameters: [Parameter], _ gradients: [Tensor]) {
+        if velocity.isEmpty { velocity = parameters.map { [Float](repeating: 0, count: $0.value.count) } }
+        for (i, (p, g)) in zip(parameters, gradients).enumerated() {
+            let gv = g.values
+            let updated = p.value.values.enumerated().map { j, w -> Float in
+                let grad = gv[j] + weightDecay * w
+                velocity[i][j] = momentum * velocity[i][j] + grad
+                return w - learningRate * velocity[i][j]
+            }
+            p.value = Tensor(shape: p.value.shape, values: updated)
+        }
+    }
+
+    public func state() -> [String: Tensor] {
+        Dictionary(uniqueKeysWithValues: velocity.enumerated().map { ("velocity.\($0.offset)", Tensor(shape: [$0.element.count], values: $0.element)) })
+    }
+
+    public func restore(_ state: [String: Tensor]) throws {
+        velocity = try (0..<state.count).map { i in
+            guard let t = state["velocity.\(i)"] else { throw OptimizerStateError(description: "optimizer state lacks velocity.\(i)") }
+            return t.values
+        }
+    }
+}
+
+/// Adam (Kingma & Ba) with PyTorch's defaults and bias correction.
+public final class Adam: Optimizer {
+    public var learningRate: Float
+    public let beta1: Float, beta2: Float, eps: Float, weightDecay: Float
+    private var m: [[Float]] = [], v: [[Float]] = []
+    private var t = 0
+
+    public init(learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999, eps: Float = 1e-8,
+                weightDecay: Float = 0) {
+        self.learningRate = learningRate
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.eps = eps
+        self.weightDecay = weightDecay
+    }
+
+    public func step(_ parameters: [Parameter], _ gradients: [Tensor]) {
+        if m.isEmpty {
+            m = parameters.map { [Float](repeating: 0, count: $0.value.count) }
+            v = m
+        }
+        t += 1
+        let c1 = 1 - powf(beta1, Float(t)), c2 = 1 - powf(beta2, Float(t))
+        let stepSize = learningRate / c1
+        for (i, (p, g)) in zip(parameters, gradients).enumerated() {
+            let n = p.value.count
+            var w = p.value.values
+            g.withUnsafeBufferPointer { gv in
+                for j in 0..<n {
+                    let grad = gv[j] + weightDecay * w[j]
+                    m[i][j] = beta1 * m[i][j] + (1 - beta1) * grad
+                    v[i][j] = beta2 * v[i][j] + (1 - beta2) * grad * grad
+                    w[j] -= stepSize * m[i][j] / ((v[i][j] / c2).squareRoot() + eps)
+                }
+            }
+            p.value = Tensor(shape: p.value.shape, values: w)
+        }
+    }
+
+    public func state() -> [String: Tensor] {
+        var s: [String: Tensor] = ["step": Tensor(scalar: Float(t))]
+        for i in m.indices {
+            s["m.\(i)"] = Tensor(shape: [m[i].count], values: m[i])
+            s["v.\(i)"] = Tensor(shape: [v[i].count], values: v[i])
+        }
+        return s
+    }
+
+    public func restore(_ state: [String: Tensor]) throws {
+        guard let step = state["step"] else { throw OptimizerStateError(description: "optimizer state lacks its step count") }
+        let count = (state.count - 1) / 2
+        var m: [[Float]] = [], v: [[Float]] = []
+        for i in 0..<count {
+            guard let mi = state["m.\(i)"], let vi = state["v.\(i)"] else {
+                throw OptimizerStateError(description: "optimizer state lacks the moments of parameter \(i)")
+            }
+            m.append(mi.values)
+            v.append(vi.values)
+        }
+        self.m = m
+        self.v = v
+        t = Int(step.scalar)
+    }
+}
+
+/// Scales gradients so their joint L2 norm is at most `maxNorm` (PyTorch's
+/// clip_grad_norm_), as LSTMs need. Returns the norm before clipping.
+@discardableResult
+public func clipGradientNorm(_ gradients: inout [Tensor], maxNorm: Float) -> Float {
+    let total = gradients.reduce(0.0) { acc, g in
+        acc + g.withUnsafeBufferPointer { $0.reduce(0.0) { $0 + Double($1) * Double($1) } }
+    }
+    let norm = Float(total.squareRoot())
+    if norm > maxNorm {
+        let scale = maxNorm / (norm + 1e-6)
+        gradients = gradients.map { $0 * scale }
+    }
+    return norm
+}
+
+/// The learning rate at a point of training.
+public enum LearningRateSchedule: Sendable {
+    case constant
+    /// Multiplied by `gamma` every `epochs` epochs.
+    case step(epochs: Int, gamma: Float)
+    /// Cosine decay from the base rate to zero over the whole run.
+    case cosine
+
+    public func rate(base: Float, epoch: Int, totalEpochs: Int, progress: Float) -> Float {
+        switch self {
+        case .constant: return base
+        case let .step(every, gamma): return base * powf(gamma, Float(epoch / max(every, 1)))
+        case .cosine:
+            let position = (Float(epoch) + progress) / Float(max(totalEpochs, 1))
+            return base * 0.5 * (1 + cosf(.pi * min(position, 1)))
+        }
+    }
+}

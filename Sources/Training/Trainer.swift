@@ -1,0 +1,224 @@
+import Foundation
+import Imaging
+import Models
+import NN
+import Tensor
+
+/// One training example of a task: an image and what the model should say of it.
+public struct Example: Sendable {
+    public enum Target: Sendable {
+        /// Caption word ids, `<end>` last.
+        case caption([Int])
+        /// Question word ids and the answer id.
+        case answer(question: [Int], answer: Int)
+        case label(Int)
+    }
+
+    public let imagePath: String
+    public let target: Target
+
+    public init(imagePath: String, target: Target) {
+        self.imagePath = imagePath
+        self.target = target
+    }
+
+    /// Examples in one batch share this length, so captions and questions need no padding.
+    var length: Int {
+        switch target {
+        case let .caption(words): return words.count
+        case let .answer(question, _): return question.count
+        case .label: return 0
+        }
+    }
+}
+
+public struct TrainingOptions: Sendable {
+    public enum OptimizerKind: String, Sendable { case adam, sgd }
+    public var epochs = 10
+    public var batchSize = 32
+    public var learningRate: Float = 1e-3
+    public var optimizer: OptimizerKind = .adam
+    public var schedule: LearningRateSchedule = .cosine
+    /// Gradient-norm clipping (for the LSTM); nil for none.
+    public var clipNorm: Float? = 5
+    public var seed: UInt64 = 1
+
+    public init() {}
+}
+
+/// What the progress callback sees after every step.
+public struct TrainingProgress: Sendable {
+    public let epoch: Int, epochs: Int
+    public let step: Int, stepsPerEpoch: Int
+    /// Running means over the epoch so far.
+    public let loss: Float, accuracy: Float
+    public let learningRate: Float
+    public let elapsed: Double
+    /// Seconds left in the whole run, from the pace so far.
+    public let eta: Double
+    public let skippedImages: Int
+    public var epochFinished: Bool { step == stepsPerEpoch }
+}
+
+public struct TrainingError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Trains a task model on examples with minibatches, checkpointing every
+/// epoch into the model directory (atomically) with the optimiser's state, so
+/// `resume` continues from the last complete epoch. Deterministic for a seed:
+/// the order of epoch e and the dropout of each step derive from (seed, e, step).
+public final class Trainer {
+    public let config: ModelConfig
+    public let model: TaskModel
+    public let options: TrainingOptions
+    let examples: [Example]
+    let optimizer: Optimizer
+    let preprocessing: Preprocessing
+    private var imageCache: [String: [Float]] = [:]
+    private var unreadable: Set<String> = []
+    public private(set) var skippedImages = 0
+
+    static let stateFile = "training-state.safetensors"
+    static let progressFile = "training-state.json"
+
+    public init(config: ModelConfig, model: TaskModel, examples: [Example], options: TrainingOptions) throws {
+        guard !examples.isEmpty else { throw TrainingError("no training examples: the split is empty") }
+        guard options.epochs > 0, options.batchSize > 0, options.learningRate > 0 else {
+            throw TrainingError("epochs, batch size and learning rate must be positive")
+        }
+        self.config = config
+        self.model = model
+        self.examples = examples
+        self.options = options
+        optimizer = options.optimizer == .adam
+            ? Adam(learningRate: options.learningRate) : SGD(learningRate: options.learningRate)
+        preprocessing = try Preprocessing(width: config.input.width, height: config.input.height,
+                                          resize: Preprocessing.ResizeMode(rawValue: config.input.resize) ?? .stretch,
+                                          mean: config.input.mean, std: config.input.std)
+    }
+
+    /// Runs training to the last epoch, saving the model to `out` after each.
+    /// With `resume`, starts after the epoch recorded in `out`'s training state.
+    /// An error thrown by `progress` stops training; the last saved epoch stays.
+    public func run(out: String, resume: Bool, progress: (TrainingProgress) throws -> Void) throws {
+        var firstEpoch = 0
+        if resume { firstEpoch = try restore(from: out) }
+        let parameters = model.root.trainableParameters
+        let start = Date()
+        var stepsDone = 0
+        for epoch in firstEpoch..<options.epochs {
+            let batches = self.batches(epoch: epoch)
+            var lossSum: Float = 0, accuracySum: Float = 0
+            for (b, batch) in batches.enumerated() {
+                optimizer.learningRate = options.schedule.rate(base: options.learningRate, epoch: epoch,
+                                                               totalEpochs: options.epochs,
+                                                               progress: Float(b) / Float(batches.count))
+                for p in parameters { p.value = p.value.tracked() }
+                let ctx = ForwardContext(training: true, seed: options.seed &* 1_000_003 &+ UInt64(epoch * 100_003 + b))
+                let (loss, accuracy) = try self.loss(batch, ctx)
+                var grads = try gradients(of: loss, withRespectTo: parameters.map(\.value))
+                if let clip = options.clipNorm { clipGradientNorm(&grads, maxNorm: clip) }
+                optimizer.step(parameters, grads)
+                lossSum += loss.scalar
+                accuracySum += accuracy
+                stepsDone += 1
+                let elapsed = Date().timeIntervalSince(start)
+                let remaining = (options.epochs - epoch) * batches.count - b - 1
+                try progress(TrainingProgress(epoch: epoch + 1, epochs: options.epochs, step: b + 1,
+                                          stepsPerEpoch: batches.count, loss: lossSum / Float(b + 1),
+                                          accuracy: accuracySum / Float(b + 1), learningRate: optimizer.learningRate,
+                                          elapsed: elapsed, eta: elapsed / Double(stepsDone) * Double(remaining),
+                                          skippedImages: skippedImages))
+            }
+            for p in parameters { p.value = p.value.detached() }
+            let last = epoch + 1 == options.epochs
+            try ModelDirectory.save(config: config, model: model, to: out,
+                                    extraFiles: last ? [:] : try checkpoint(epoch: epoch + 1))
+        }
+    }
+
+    /// Batches of example indices for an epoch: shuffled, grouped by length.
+    func batches(epoch: Int) -> [[Int]] {
+        var rng = SeededGenerator(seed: options.seed &+ UInt64(epoch) &* 0x9E37_79B9)
+        let order = Array(examples.indices).shuffled(using: &rng)
+        var byLength: [Int: [Int]] = [:]
+        for i in order { byLength[examples[i].length, default: []].append(i) }
+        var batches: [[Int]] = []
+        for length in byLength.keys.sorted() {
+            let group = byLength[length]!
+            for s in stride(from: 0, to: group.count, by: options.batchSize) {
+                batches.append(Array(group[s..<min(s + options.batchSize, group.count)]))
+            }
+        }
+        return batches.shuffled(using: &rng)
+    }
+
+    /// The batch's images [B, 3, H, W], skipping unreadable files (counted).
+    private func images(_ indices: [Int]) -> (Tensor, [Int]) {
+        var kept: [Int] = [], values: [Float] = []
+        for i in indices {
+            let path = examples[i].imagePath
+            if unreadable.contains(path) { continue }
+            if imageCache[path] == nil {
+                guard let image = try? RGBImage(contentsOf: path) else {
+                    unreadable.insert(path)
+                    skippedImages += 1
+                    continue
+                }
+                imageCache[path] = preprocessing.apply(to: image)
+            }
+            values += imageCache[path]!
+            kept.append(i)
+        }
+        return (Tensor(shape: [kept.count, 3, preprocessing.height, preprocessing.width], values: values), kept)
+    }
+
+    private func loss(_ batch: [Int], _ ctx: ForwardContext) throws -> (Tensor, Float) {
+        let (x, kept) = images(batch)
+        guard !kept.isEmpty else { return (Tensor(scalar: 0), 0) }
+        switch model {
+        case let .classification(net, _):
+            let labels = kept.map { i -> Int in if case let .label(l) = examples[i].target { return l }; return 0 }
+            return crossEntropy(logits: net.logits(x, ctx), targets: labels)
+        case let .captioning(net, _):
+            let rows = kept.map { i -> [Int] in if case let .caption(w) = examples[i].target { return w }; return [] }
+            let logits = net.teacherForcedLogits(net.imageFeature(x, ctx), rows: rows, ctx)
+            return crossEntropy(logits: logits.reshaped([-1, logits.shape[2]]), targets: rows.flatMap { $0 })
+        case let .vqa(net, _, _):
+            var questions: [[Int]] = [], answers: [Int] = []
+            for i in kept {
+                if case let .answer(q, a) = examples[i].target { questions.append(q); answers.append(a) }
+            }
+            let logits = net.answerLogits(imageFeature: net.imageFeature(x, ctx), question: net.questionVectors(questions, ctx), ctx)
+            return crossEntropy(logits: logits, targets: answers)
+        }
+    }
+
+    /// The optimiser's state and the next epoch, as files for the model directory.
+    private func checkpoint(epoch: Int) throws -> [String: Data] {
+        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("gradcam-state-\(getpid())-\(epoch)")
+        try Safetensors.write(optimizer.state(), to: tmp.path)
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let state = try Data(contentsOf: tmp)
+        let info = try JSONSerialization.data(withJSONObject: ["next_epoch": epoch, "seed": options.seed,
+                                                               "epochs": options.epochs], options: [.sortedKeys])
+        return [Self.stateFile: state, Self.progressFile: info]
+    }
+
+    /// Loads the model and optimiser state saved in `out`; returns the epoch to start from.
+    private func restore(from out: String) throws -> Int {
+        let dir = URL(fileURLWithPath: out)
+        let infoURL = dir.appendingPathComponent(Self.progressFile)
+        guard let data = try? Data(contentsOf: infoURL),
+              let info = try JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let next = info["next_epoch"] as? Int else {
+            throw TrainingError("\(out): no checkpoint to resume from (\(Self.progressFile) is missing or unreadable); train without --resume")
+        }
+        let saved = try ModelDirectory(path: out)
+        try model.root.load(saved.model.root.stateDict(), file: out)
+        try optimizer.restore(try Safetensors.read(path: dir.appendingPathComponent(Self.stateFile).path))
+        return next
+    }
+}

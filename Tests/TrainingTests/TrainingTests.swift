@@ -1,0 +1,141 @@
+import Foundation
+import Imaging
+import Models
+import NN
+import Tensor
+import Text
+import Training
+import XCTest
+
+final class TrainingTests: XCTestCase {
+    var dir: URL!
+
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("training-\(UUID())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() { try? FileManager.default.removeItem(at: dir) }
+
+    /// 16×16 images: a red or blue block on grey at a random place; label 0 = red, 1 = blue.
+    func makeImages(_ n: Int) throws -> [Example] {
+        var rng = SeededGenerator(seed: 11)
+        return try (0..<n).map { i in
+            var image = RGBImage(width: 16, height: 16, color: (128, 128, 128))
+            let (x0, y0) = (Int(rng.next() % 10), Int(rng.next() % 10))
+            let label = i % 2
+            for y in y0..<(y0 + 6) { for x in x0..<(x0 + 6) { image[x, y] = label == 0 ? (220, 30, 30) : (30, 30, 220) } }
+            let path = dir.appendingPathComponent("img\(i).png").path
+            try image.write(to: path)
+            return Example(imagePath: path, target: .label(label))
+        }
+    }
+
+    func classifierConfig() throws -> ModelConfig {
+        try ModelConfig.parse(Data("""
+            {"format": "gradcam-model/1", "task": "classification",
+             "input": {"width": 16, "height": 16, "resize": "stretch", "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]},
+             "backbone": {"arch": "vgg", "cfg": [4, "M", 8, "M"], "batch_norm": true, "hidden": 8},
+             "explain_layer": "features.6"}
+            """.utf8), file: "config.json")
+    }
+
+    func newModel(_ config: ModelConfig) throws -> TaskModel {
+        ModelDirectory.build(config, [try Vocabulary(tokens: ["red", "blue"])], initializer: .random(seed: 3))
+    }
+
+    func testLossFallsAndRunsAreDeterministic() throws {
+        let examples = try makeImages(32)
+        let config = try classifierConfig()
+        var options = TrainingOptions()
+        options.epochs = 10
+        options.batchSize = 8
+        options.learningRate = 1e-2
+        var losses: [Float] = []
+        let model = try newModel(config)
+        try Trainer(config: config, model: model, examples: examples, options: options)
+            .run(out: dir.appendingPathComponent("a").path, resume: false) { p in
+                if p.epochFinished { losses.append(p.loss) }
+            }
+        XCTAssertEqual(losses.count, 10)
+        // Dropout makes single epochs noisy: compare the last three epochs' mean with the first.
+        XCTAssertLessThan(losses.suffix(3).reduce(0, +) / 3, losses.first! * 0.7, "loss did not fall: \(losses)")
+        // The saved model loads and has no training state left in it.
+        let saved = try ModelDirectory(path: dir.appendingPathComponent("a").path)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("a/training-state.json").path))
+
+        // The same seed gives the same weights.
+        let again = try newModel(config)
+        try Trainer(config: config, model: again, examples: examples, options: options)
+            .run(out: dir.appendingPathComponent("b").path, resume: false) { _ in }
+        let w1 = saved.model.root.stateDict(), w2 = again.root.stateDict()
+        for (k, v) in w1 { XCTAssertEqual(v.values, w2[k]!.values, k) }
+    }
+
+    func testResumeContinuesFromTheLastCheckpoint() throws {
+        let examples = try makeImages(16)
+        let config = try classifierConfig()
+        var options = TrainingOptions()
+        options.epochs = 4
+        options.batchSize = 8
+        let out = dir.appendingPathComponent("m").path
+        // A full run, and a run stopped after 2 epochs then resumed: the same weights.
+        let full = try newModel(config)
+        try Trainer(config: config, model: full, examples: examples, options: options).run(out: out + "-full", resume: false) { _ in }
+
+        // Stop the run during epoch 3: epochs 1 and 2 are saved.
+        let first = try newModel(config)
+        final class Stop: Error {}
+        do {
+            try Trainer(config: config, model: first, examples: examples, options: options).run(out: out, resume: false) { p in
+                if p.epoch == 3 && p.step == 1 { throw Stop() }
+            }
+        } catch is Stop {}
+        let info = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/training-state.json"))) as! [String: Any]
+        XCTAssertEqual(info["next_epoch"] as? Int, 2)
+        let resumed = try newModel(config)
+        var epochsSeen: [Int] = []
+        try Trainer(config: config, model: resumed, examples: examples, options: options).run(out: out, resume: true) { p in
+            if p.epochFinished { epochsSeen.append(p.epoch) }
+        }
+        XCTAssertEqual(epochsSeen, [3, 4])
+        let a = full.root.stateDict(), b = resumed.root.stateDict()
+        for (k, v) in a {
+            let err = zip(v.values, b[k]!.values).map { abs($0 - $1) }.max() ?? 0
+            XCTAssertLessThanOrEqual(err, 1e-5, k)
+        }
+    }
+
+    func testCorruptImagesAreSkippedAndCounted() throws {
+        var examples = try makeImages(8)
+        let bad = dir.appendingPathComponent("bad.png").path
+        try Data("not an image".utf8).write(to: URL(fileURLWithPath: bad))
+        examples.append(Example(imagePath: bad, target: .label(0)))
+        var options = TrainingOptions()
+        options.epochs = 1
+        options.batchSize = 4
+        var skipped = 0
+        let config = try classifierConfig()
+        try Trainer(config: config, model: try newModel(config), examples: examples, options: options)
+            .run(out: dir.appendingPathComponent("c").path, resume: false) { skipped = $0.skippedImages }
+        XCTAssertEqual(skipped, 1)
+        XCTAssertThrowsError(try Trainer(config: config, model: try newModel(config), examples: [], options: options))
+    }
+
+    func testAdamMatchesPyTorchOnAQuadratic() {
+        // Minimising (w − 3)² from w = 0 with lr 0.1: PyTorch's Adam gives w = 0.1, 0.19995…, after steps 1, 2.
+        let p = Parameter(Tensor(shape: [1], values: [0]))
+        let adam = Adam(learningRate: 0.1)
+        var ws: [Float] = []
+        for _ in 0..<3 {
+            let g = 2 * (p.value.values[0] - 3)
+            adam.step([p], [Tensor(shape: [1], values: [g])])
+            ws.append(p.value.values[0])
+        }
+        XCTAssertEqual(ws[0], 0.1, accuracy: 1e-5)
+        XCTAssertEqual(ws[1], 0.19999, accuracy: 1e-3)
+        var grads = [Tensor(shape: [2], values: [3, 4])]
+        XCTAssertEqual(clipGradientNorm(&grads, maxNorm: 1), 5)
+        XCTAssertEqual(grads[0].values[0], 0.6, accuracy: 1e-5)
+    }
+}
