@@ -46,7 +46,7 @@ let package = Package(
             "Tensor",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .executableTarget(name: "gradcam-bench", dependencies: ["Tensor"]),
+        .executableTarget(name: "gradcam-bench", dependencies: ["Tensor", "Models", "Explain"]),
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], exclude: ["Fixtures"]),
         .testTarget(name: "NNTests", dependencies: ["NN"]),

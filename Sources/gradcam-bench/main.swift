@@ -3,8 +3,12 @@
 // Every figure is reported beside a yardstick measured in the same run (the
 // sgemm peak), because the machines are shared and noisy.
 
+import Explain
 import Foundation
+import Models
+import NN
 import Tensor
+import Text
 
 let quick = CommandLine.arguments.contains("--quick")
 let repeats = quick ? 3 : 5
@@ -99,4 +103,27 @@ for s in convs {
 print(String(repeating: "-", count: 84))
 print(String(format: "VGG-16 conv3–conv5 forward: %.0f%% of the sgemm peak (target ≥ 60%%)",
              vggDeepRatios.reduce(0, +) / Double(vggDeepRatios.count) * 100))
+print(String(format: "peak memory: %.0f MB", peakMemoryMB()))
+
+// Whole networks at 224×224, batch 1: forward, and classification Grad-CAM of the top class.
+print(String(repeating: "-", count: 84))
+func classifierConfig(_ arch: String, layer: String) -> ModelConfig {
+    try! ModelConfig.parse(Data("""
+        {"format": "gradcam-model/1", "task": "classification",
+         "input": {"width": 224, "height": 224, "resize": "stretch", "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]},
+         "backbone": {"arch": "\(arch)"}, "explain_layer": "\(layer)"}
+        """.utf8), file: "bench")
+}
+let classes = try! Vocabulary(tokens: (0..<1000).map { "class\($0)" })
+for (arch, layer) in [("resnet50", "layer4"), ("vgg16", "features.29")] {
+    let config = classifierConfig(arch, layer: layer)
+    guard case let .classification(model, names) = ModelDirectory.build(config, [classes], initializer: .random(seed: 1)) else { continue }
+    let x = Tensor.randn([1, 3, 224, 224], using: &rng)
+    let tForward = measure { _ = model.logits(x, ForwardContext()) }
+    row("\(arch) forward 224²", tForward)
+    let explainer = try! Explainer(root: model.network, defaultLayer: layer, options: ExplainOptions())
+    let targets = TargetSet.classes(model, names: names, ids: [0], kind: .logit)
+    let tCam = measure { _ = try! explainer.explain(targets, image: x) }
+    row("\(arch) Grad-CAM (top class)", tCam)
+}
 print(String(format: "peak memory: %.0f MB", peakMemoryMB()))
