@@ -37,13 +37,13 @@ let package = Package(
         .target(name: "ShapesWorld", dependencies: ["Imaging", "Text", "Tensor"]),
         .target(name: "Training", dependencies: ["Models", "ShapesWorld"]),
         .target(name: "Decoding", dependencies: ["Models"]),
-        .target(name: "Explain", dependencies: ["Decoding", "ShapesWorld"]),
+        .target(name: "Explain", dependencies: ["Decoding"]),
         .target(name: "Export", dependencies: ["Explain", "Imaging"]),
         .target(name: "Imaging", dependencies: ["CCodecs"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
 
         .executableTarget(name: "gradcam", dependencies: [
-            "Tensor",
+            "Export", "Explain", "Decoding", "Training", "ShapesWorld", "Models", "Imaging", "Text", "Tensor",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "gradcam-bench", dependencies: ["Tensor", "Models", "Explain"]),

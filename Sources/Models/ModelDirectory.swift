@@ -134,6 +134,17 @@ public struct ModelDirectory {
         }
     }
 
+    /// The layer explained by default: config.json's `explain_layer`, else the
+    /// backbone's last convolutional stage (VGG's last ReLU, ResNet's layer4).
+    public var explainLayer: String {
+        if let layer = config.explainLayer { return layer }
+        switch model {
+        case let .captioning(m, _): return "backbone." + m.backbone.defaultExplainLayer
+        case let .vqa(m, _, _): return "backbone." + m.backbone.defaultExplainLayer
+        case let .classification(m, _): return m.network.defaultExplainLayer
+        }
+    }
+
     /// The model input [1, 3, H, W] for an image.
     public func input(for image: RGBImage) -> Tensor {
         Tensor(shape: [1, 3, preprocessing.height, preprocessing.width], values: preprocessing.apply(to: image))

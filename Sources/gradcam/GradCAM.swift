@@ -7,12 +7,18 @@ struct GradCAM: ParsableCommand {
         commandName: "gradcam",
         abstract: "Explain image-captioning and VQA models with Grad-CAM, word by word.",
         discussion: """
-            gradcam runs CNN + LSTM captioning and VQA models on the CPU and shows, for
-            every word of a caption or any answer to a question, where in the image the
-            model looked (Selvaraju et al., Grad-CAM, ICCV 2017).
+            gradcam runs CNN + LSTM captioning and VQA models on the CPU and shows, for every word \
+            of a caption or any answer to a question, where in the image the model looked \
+            (Selvaraju et al., Grad-CAM, ICCV 2017).
+
+            Examples:
+              gradcam caption notebooks-cli/images/scene1.png --out out/scene1
+              gradcam vqa notebooks-cli/images/scene1.png --question "what color is the circle?"
+              gradcam classify notebooks-cli/images/scene1.png --top 3 --method gradcam++
+              gradcam layers Models/shapes-captioner
             """,
         version: "0.1.0",
-        subcommands: [Check.self]
+        subcommands: [Caption.self, VQA.self, Classify.self, ListModels.self, Layers.self, Check.self]
     )
 }
 
@@ -33,7 +39,7 @@ struct Check: ParsableCommand {
         let worst = grad.values.map { abs($0 - expected) }.max() ?? .infinity
         print("conv2d 3→8 on 32×32 through OpenBLAS: output \(activation.shape)")
         print("gradient of the pooled score at the activation: \(grad.values[0]) (expected \(expected))")
-        guard worst < 1e-7 else { throw ValidationError("the gradient is off by \(worst)") }
+        guard worst < 1e-7 else { throw CLIError("the gradient is off by \(worst)") }
         print("ok")
     }
 }

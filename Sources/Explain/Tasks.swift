@@ -1,0 +1,182 @@
+import Decoding
+import Foundation
+import Models
+import NN
+import Tensor
+import Text
+
+/// One explained sequence with what a user sees beside the maps.
+public struct ExplainedSequence {
+    public let explanation: Explanation
+    /// The caption explained, or the question for VQA, or nil.
+    public let text: String?
+    /// log p of each entry (captioning): its word given the image and the words before it.
+    public let logProbs: [Float]?
+    /// The softmax probability of each entry (VQA, classification).
+    public let probabilities: [Float]?
+    /// Beam search's size, this hypothesis's rank and total log-probability; nil for a given caption.
+    public let beam: (size: Int, rank: Int, logProb: Float)?
+}
+
+/// The question of a VQA explanation as the model read it.
+public struct ReadQuestion {
+    public let text: String
+    public let tokens: [(token: String, id: Int, unknown: Bool)]
+    public let truncated: Bool
+    public var unknownWords: [String] { tokens.filter(\.unknown).map(\.token) }
+}
+
+public enum TaskError: Error, CustomStringConvertible {
+    case wrongTask(model: String, task: String, expected: String)
+    case invalid(String)
+
+    public var description: String {
+        switch self {
+        case let .wrongTask(model, task, expected):
+            return "\(model) is a \(task) model; this command needs a \(expected) model (see `gradcam models`)"
+        case let .invalid(message): return message
+        }
+    }
+}
+
+/// Explaining captions: generate by beam search (or take the user's caption),
+/// then explain every word at once.
+public struct CaptionTask {
+    public let model: ModelDirectory
+    public let captioner: Captioner
+    public let vocabulary: Vocabulary
+
+    public init(model: ModelDirectory) throws {
+        guard case let .captioning(captioner, vocabulary) = model.model else {
+            throw TaskError.wrongTask(model: model.path, task: model.config.task.rawValue, expected: "captioning")
+        }
+        self.model = model
+        self.captioner = captioner
+        self.vocabulary = vocabulary
+    }
+
+    /// Beam search's `nbest` hypotheses, each explained; or the given caption, teacher-forced.
+    /// `onUnknown` hears the words of a given caption that became `<unk>`, and whether it was truncated.
+    public func explain(image: Tensor, caption: String?, beam: Int, nbest: Int, maxLength: Int?, includeEnd: Bool,
+                        score: ScoreKind, options: ExplainOptions,
+                        onUnknown: ([String], Bool) -> Void = { _, _ in }) throws -> [ExplainedSequence] {
+        let limit = maxLength ?? model.config.decoder!.maxLength
+        let feature = captioner.imageFeature(image, ForwardContext())
+        let explainer = try Explainer(root: captioner, defaultLayer: model.explainLayer, options: options)
+        var captions: [(words: [Int], beam: (Int, Int, Float)?)] = []
+        if let caption {
+            let forced = try TeacherForcing(captioner: captioner, vocabulary: vocabulary, maxLength: limit)
+                .score(text: caption, feature: feature)
+            onUnknown(forced.unknown, forced.truncated)
+            captions = [(forced.words, nil)]
+        } else {
+            guard nbest <= beam else { throw TaskError.invalid("--nbest \(nbest) cannot exceed --beam \(beam)") }
+            let search = try BeamSearch(beamSize: beam, maxLength: limit)
+            let stepper = try CaptionerStepper(captioner: captioner, vocabulary: vocabulary, feature: feature)
+            captions = try search.search(stepper, best: nbest).enumerated().map { rank, h in
+                (h.words, (beam, rank, h.logProb))
+            }
+        }
+        return try captions.map { words, beamInfo in
+            let end = vocabulary.endID!
+            let targetWords = includeEnd ? words + [end] : words
+            let targets = TargetSet.caption(captioner, vocabulary: vocabulary, words: targetWords, kind: score)
+            let explanation = try explainer.explain(targets, image: image)
+            // log p of each word, whatever score was differentiated.
+            let logProbs = score == .logprob ? explanation.entries.map(\.score)
+                : TargetSet.caption(captioner, vocabulary: vocabulary, words: targetWords, kind: .logprob)
+                    .values(for: image)
+            return ExplainedSequence(explanation: explanation, text: words.map { vocabulary.token(at: $0) ?? "<unk>" }.joined(separator: " "), logProbs: logProbs,
+                                     probabilities: nil, beam: beamInfo.map { (size: $0.0, rank: $0.1, logProb: $0.2) })
+        }
+    }
+}
+
+/// Explaining answers to a question: the top K answers or a named one.
+public struct VQATask {
+    public let model: ModelDirectory
+    public let vqa: VQAModel
+    public let questions: Vocabulary
+    public let answers: Vocabulary
+
+    public init(model: ModelDirectory) throws {
+        guard case let .vqa(vqa, questions, answers) = model.model else {
+            throw TaskError.wrongTask(model: model.path, task: model.config.task.rawValue, expected: "vqa")
+        }
+        self.model = model
+        self.vqa = vqa
+        self.questions = questions
+        self.answers = answers
+    }
+
+    public func read(_ question: String) throws -> ReadQuestion {
+        let tokenizer = try Tokenizer(vocabulary: questions, maxLength: model.config.questionEncoder!.maxLength)
+        let e = tokenizer.encode(question)
+        guard !e.ids.isEmpty else {
+            throw TaskError.invalid("the question \"\(question.prefix(80))\" has no words after normalisation")
+        }
+        let unk = questions.unkID
+        return ReadQuestion(text: question, tokens: zip(e.tokens, e.ids).map { ($0, $1, $1 == unk) },
+                            truncated: e.truncated)
+    }
+
+    /// All answers' probabilities [A] for the image and question.
+    public func probabilities(image: Tensor, question: ReadQuestion) -> [Float] {
+        logits(image: image, question: question).softmax(axis: 1).values
+    }
+
+    func logits(image: Tensor, question: ReadQuestion) -> Tensor {
+        let ctx = ForwardContext()
+        return vqa.answerLogits(imageFeature: vqa.imageFeature(image, ctx),
+                                question: vqa.questionVector(question.tokens.map(\.id), ctx), ctx)
+    }
+
+    /// Explains the named answer, or the top `top` answers (best first).
+    public func explain(image: Tensor, question: ReadQuestion, answer: String?, top: Int, score: ScoreKind,
+                        options: ExplainOptions) throws -> ExplainedSequence {
+        let logits = self.logits(image: image, question: question)
+        let ids = try answer.map { [try TargetSet.resolve($0, in: answers, kind: "answer")] }
+            ?? TargetSet.top(top, of: logits)
+        let probs = logits.softmax(axis: 1).values
+        let explainer = try Explainer(root: vqa, defaultLayer: model.explainLayer, options: options)
+        let targets = TargetSet.answers(vqa, answers: answers, question: question.tokens.map(\.id), ids: ids, kind: score)
+        return ExplainedSequence(explanation: try explainer.explain(targets, image: image), text: question.text,
+                                 logProbs: nil, probabilities: ids.map { probs[$0] }, beam: nil)
+    }
+}
+
+/// Explaining classes: the top K or a named class.
+public struct ClassifyTask {
+    public let model: ModelDirectory
+    public let classifier: Classifier
+    public let classes: Vocabulary
+
+    public init(model: ModelDirectory) throws {
+        guard case let .classification(classifier, classes) = model.model else {
+            throw TaskError.wrongTask(model: model.path, task: model.config.task.rawValue, expected: "classification")
+        }
+        self.model = model
+        self.classifier = classifier
+        self.classes = classes
+    }
+
+    public func explain(image: Tensor, className: String?, top: Int, score: ScoreKind,
+                        options: ExplainOptions) throws -> ExplainedSequence {
+        let logits = classifier.logits(image, ForwardContext())
+        let ids = try className.map { [try TargetSet.resolve($0, in: classes, kind: "class")] }
+            ?? TargetSet.top(top, of: logits)
+        let probs = logits.softmax(axis: 1).values
+        let explainer = try Explainer(root: classifier.network, defaultLayer: model.explainLayer,
+                                      options: options)
+        let targets = TargetSet.classes(classifier, names: classes, ids: ids, kind: score)
+        return ExplainedSequence(explanation: try explainer.explain(targets, image: image), text: nil,
+                                 logProbs: nil, probabilities: ids.map { probs[$0] }, beam: nil)
+    }
+}
+
+extension TargetSet {
+    /// Every target's score for one image, unrecorded.
+    func values(for image: Tensor) -> [Float] {
+        count == 0 ? [] : scores(image, ForwardContext()).values
+    }
+}

@@ -1,0 +1,279 @@
+import ArgumentParser
+import Explain
+import Export
+import Foundation
+import Imaging
+import Models
+import Tensor
+
+extension Method: ExpressibleByArgument {}
+extension ScoreKind: ExpressibleByArgument {}
+extension Normalization: ExpressibleByArgument {}
+extension Colormap: ExpressibleByArgument {}
+
+/// The options every explaining command shares (cli.md, EXPLAIN OPTIONS).
+struct ExplainFlags: ParsableArguments {
+    @Option(help: "The explanation method: \(Method.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var method: Method = .gradcam
+
+    @Option(help: "The layer to explain, by dotted name (default: the model's explain_layer; see `gradcam layers MODEL`).")
+    var layer: String?
+
+    @Option(help: "The scalar differentiated: logprob, logit or prob (default: logprob for captions, logit otherwise).")
+    var score: ScoreKind?
+
+    @Flag(help: "Negate the gradients: show where evidence speaks against the target (the paper's counterfactual maps).")
+    var counterfactual = false
+
+    @Option(help: "Map scaling: token (each map to [0, 1]), sequence (one scale for all, to compare strength) or none.")
+    var normalize: Normalization = .token
+
+    @Option(help: "Colour map of the overlays: jet, viridis or turbo.") var colormap: Colormap = .jet
+
+    @Option(help: "Overlay opacity, 0 to 1.") var alpha: Float = 0.5
+
+    @Option(help: "What to write besides manifest.json: a comma-separated subset of npy, png, html.")
+    var format: String = "npy,png,html"
+
+    @Option(help: "Write the explanation (export-format.md) to this directory. Without it nothing is written.")
+    var out: String?
+
+    @Flag(help: "Replace --out if it exists.") var force = false
+    @Flag(help: "Print the manifest as JSON instead of the table.") var json = false
+    @Flag(help: "Print nothing but errors (and --json's output).") var quiet = false
+
+    func validate() throws {
+        guard alpha.isFinite, (0...1).contains(alpha) else { throw ValidationError("--alpha must be between 0 and 1, got \(alpha)") }
+        _ = try formats()
+    }
+
+    func formats() throws -> Set<ExportDocument.Format> {
+        var set = Set<ExportDocument.Format>()
+        for part in format.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !part.isEmpty {
+            guard let f = ExportDocument.Format(rawValue: part) else {
+                throw ValidationError("unknown --format \"\(part)\"; valid: npy, png, html")
+            }
+            set.insert(f)
+        }
+        return set
+    }
+
+    func options() -> ExplainOptions {
+        ExplainOptions(method: method, layer: layer, counterfactual: counterfactual, normalize: normalize)
+    }
+}
+
+/// An image from the command line, decoded, with its model input.
+struct LoadedImage {
+    let path: String
+    let image: RGBImage
+    let input: Tensor
+
+    init(path: String, model: ModelDirectory) throws {
+        self.path = path
+        do {
+            image = try RGBImage(contentsOf: path)
+        } catch {
+            throw CLIError("\(error)")
+        }
+        input = model.input(for: image)
+    }
+}
+
+func loadModel(_ path: String?, task: String) throws -> ModelDirectory {
+    let dir = try path ?? ModelLocator.defaultModel(task: task)
+    do {
+        return try ModelDirectory(path: dir)
+    } catch {
+        throw CLIError("cannot load the model: \(error)")
+    }
+}
+
+/// Turns an explained sequence into an export and writes it or prints its manifest.
+func emit(_ sequence: ExplainedSequence, task: ExportDocument.Task, image: LoadedImage, model: ModelDirectory,
+          flags: ExplainFlags, score: ScoreKind, question: ReadQuestion? = nil, out: String?) throws {
+    var doc = ExportDocument(task: task, imagePath: image.path, image: image.image, modelPath: model.path,
+                             weightsSHA256: try sha256Hex(ofFile: model.path + "/weights.safetensors"),
+                             explanation: sequence.explanation, score: score, counterfactual: flags.counterfactual,
+                             normalize: flags.normalize, colormap: flags.colormap, alpha: flags.alpha,
+                             formats: try flags.formats(), text: sequence.text, logprobs: sequence.logProbs,
+                             probabilities: sequence.probabilities)
+    if let question {
+        doc.question = .init(text: question.text, tokens: question.tokens.map { .init(token: $0.token, id: $0.id, unknown: $0.unknown) })
+    }
+    if let b = sequence.beam { doc.beam = .init(size: b.size, rank: b.rank, logprob: b.logProb) }
+    doc.reportSettings = [("command", CommandLine.arguments.joined(separator: " "))]
+    if let out {
+        try writeExport(doc, to: out, force: flags.force)
+        if !flags.quiet && !flags.json { print("report: \(out)/report.html") }
+    }
+    if flags.json { print(try manifestJSON(doc)) }
+}
+
+func peakText(_ peak: [Int]) -> String { peak.count == 2 ? "(\(peak[0]), \(peak[1]))" : "-" }
+
+struct Caption: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Caption an image and explain every word.",
+        discussion: """
+            Generates a caption by beam search (or takes --caption), then explains each word's \
+            log-probability given the image and the words before it, all words in one backward pass. \
+            Prints the caption and a table of words; --out writes maps, overlays, a contact sheet and \
+            report.html.
+
+            Examples:
+              gradcam caption scene.png
+              gradcam caption scene.png --out out/scene --method gradcam++ --normalize sequence
+              gradcam caption scene.png --caption "a red circle" --counterfactual
+              gradcam caption scene.png --beam 5 --nbest 3 --out out/beams
+            """)
+
+    @Argument(help: "A JPEG or PNG image.") var image: String
+    @Option(help: "A captioning model directory (default: the shipped shapes-captioner).") var model: String?
+    @Option(help: "Beam size; 1 is greedy decoding.") var beam = 3
+    @Option(help: "Explain each of the K best hypotheses (written to OUT/beam-0, OUT/beam-1, …).") var nbest = 1
+    @Option(help: "Maximum caption length in words (default: the model's max_length).") var maxLength: Int?
+    @Option(help: "Explain this caption, teacher-forced, instead of generating one.") var caption: String?
+    @Flag(help: "Also explain the <end> token.") var includeEnd = false
+    @OptionGroup var flags: ExplainFlags
+
+    func validate() throws {
+        guard beam >= 1 else { throw ValidationError("--beam must be at least 1, got \(beam)") }
+        guard nbest >= 1 && nbest <= beam else { throw ValidationError("--nbest must be between 1 and --beam (\(beam)), got \(nbest)") }
+        if let maxLength, maxLength < 1 { throw ValidationError("--max-length must be at least 1, got \(maxLength)") }
+        if caption != nil && nbest > 1 { throw ValidationError("--nbest explains beam hypotheses; it cannot be used with --caption") }
+    }
+
+    func run() throws {
+        let dir = try loadModel(model, task: "captioning")
+        let task = try CaptionTask(model: dir)
+        let loaded = try LoadedImage(path: image, model: dir)
+        let score = flags.score ?? .logprob
+        let sequences = try task.explain(image: loaded.input, caption: caption, beam: beam, nbest: nbest,
+                                         maxLength: maxLength, includeEnd: includeEnd, score: score,
+                                         options: flags.options()) { unknown, truncated in
+            if !unknown.isEmpty { Terminal.warn("not in the vocabulary, read as <unk>: \(unknown.joined(separator: ", "))") }
+            if truncated { Terminal.warn("the caption is longer than the model's \(dir.config.decoder!.maxLength) words; truncated") }
+        }
+        // With --nbest, OUT holds one export per hypothesis: OUT/beam-0, OUT/beam-1, …
+        if let out = flags.out, sequences.count > 1 {
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        }
+        for (k, s) in sequences.enumerated() {
+            if !flags.quiet && !flags.json { printCaption(s) }
+            let out = flags.out.map { sequences.count > 1 ? "\($0)/beam-\(k)" : $0 }
+            try emit(s, task: .captioning, image: loaded, model: dir, flags: flags, score: score, out: out)
+        }
+    }
+
+    func printCaption(_ s: ExplainedSequence) {
+        let text = s.text ?? ""
+        print(Terminal.bold(text.isEmpty ? "(empty caption)" : text))
+        if let b = s.beam {
+            print(Terminal.dim(String(format: "  beam %d, hypothesis %d, log p %.3f", b.size, b.rank, b.logProb)))
+        }
+        let e = s.explanation
+        guard !e.entries.isEmpty else { print("  nothing to explain"); return }
+        let width = max(6, e.entries.map(\.label.count).max() ?? 4)
+        print(Terminal.dim("  #  " + "word".padding(toLength: width, withPad: " ", startingAt: 0)
+            + "    log p  \(flags.score.map { $0.rawValue + "   " } ?? "")peak at \(e.layer)"))
+        for (i, entry) in e.entries.enumerated() {
+            let lp = s.logProbs.map { String(format: "%8.3f", $0[i]) } ?? "       -"
+            let sc = flags.score.map { _ in String(format: "%8.3f   ", entry.score) } ?? ""
+            print(String(format: "%3d  ", i) + entry.label.padding(toLength: width, withPad: " ", startingAt: 0)
+                + " " + lp + "  " + sc + peakText(entry.peak))
+        }
+    }
+}
+
+struct VQA: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vqa",
+        abstract: "Answer a question about an image and show where the answer is grounded.",
+        discussion: """
+            Prints the top answers with probabilities and explains the top one (or --answer, which \
+            must be one of the model's answers, or the --top K).
+
+            Examples:
+              gradcam vqa scene.png --question "what color is the circle?"
+              gradcam vqa scene.png --question "what color is the circle?" --answer blue --counterfactual
+              gradcam vqa scene.png --question "how many squares are there?" --top 3 --out out/count
+            """)
+
+    @Argument(help: "A JPEG or PNG image.") var image: String
+    @Option(help: "The question.") var question: String
+    @Option(help: "A VQA model directory (default: the shipped shapes-vqa).") var model: String?
+    @Option(help: "Explain this answer (one of the model's answers).") var answer: String?
+    @Option(help: "Explain the K most probable answers.") var top = 1
+    @OptionGroup var flags: ExplainFlags
+
+    func validate() throws {
+        guard top >= 1 else { throw ValidationError("--top must be at least 1, got \(top)") }
+        if answer != nil && top != 1 { throw ValidationError("give either --answer or --top, not both") }
+    }
+
+    func run() throws {
+        let dir = try loadModel(model, task: "vqa")
+        let task = try VQATask(model: dir)
+        let loaded = try LoadedImage(path: image, model: dir)
+        let read = try task.read(question)
+        if !read.unknownWords.isEmpty {
+            Terminal.warn("not in the question vocabulary, read as <unk>: \(read.unknownWords.joined(separator: ", "))")
+        }
+        if read.truncated { Terminal.warn("the question is longer than \(dir.config.questionEncoder!.maxLength) words; truncated") }
+        let score = flags.score ?? .logit
+        let s = try task.explain(image: loaded.input, question: read, answer: answer, top: top, score: score,
+                                 options: flags.options())
+        if !flags.quiet && !flags.json {
+            let probs = task.probabilities(image: loaded.input, question: read)
+            print(Terminal.bold(question))
+            let best = TargetSet.top(min(5, probs.count), of: Tensor(shape: [1, probs.count], values: probs))
+            for id in best {
+                let p = probs[id]
+                let bar = String(repeating: "█", count: Int((p * 30).rounded()))
+                print(String(format: "  %6.1f%%  ", p * 100) + (task.answers.token(at: id) ?? "?")
+                    .padding(toLength: 14, withPad: " ", startingAt: 0) + " " + Terminal.green(bar))
+            }
+            for entry in s.explanation.entries {
+                print("explained: \(entry.label)  \(score.rawValue) \(String(format: "%.3f", entry.score))  peak \(peakText(entry.peak)) at \(s.explanation.layer)")
+            }
+        }
+        try emit(s, task: .vqa, image: loaded, model: dir, flags: flags, score: score, question: read, out: flags.out)
+    }
+}
+
+struct Classify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Classify an image and explain the top classes (or a named one).",
+        discussion: """
+            Examples:
+              gradcam classify scene.png --top 3
+              gradcam classify photo.jpg --model my-resnet50 --class 281 --method gradcam++ --out out/cat
+            """)
+
+    @Argument(help: "A JPEG or PNG image.") var image: String
+    @Option(help: "A classification model directory (default: the shipped shapes-classifier).") var model: String?
+    @Option(name: .customLong("class"), help: "Explain this class, by name or index.") var className: String?
+    @Option(help: "Explain the K highest-scoring classes.") var top = 1
+    @OptionGroup var flags: ExplainFlags
+
+    func validate() throws {
+        guard top >= 1 else { throw ValidationError("--top must be at least 1, got \(top)") }
+        if className != nil && top != 1 { throw ValidationError("give either --class or --top, not both") }
+    }
+
+    func run() throws {
+        let dir = try loadModel(model, task: "classification")
+        let task = try ClassifyTask(model: dir)
+        let loaded = try LoadedImage(path: image, model: dir)
+        let score = flags.score ?? .logit
+        let s = try task.explain(image: loaded.input, className: className, top: top, score: score, options: flags.options())
+        if !flags.quiet && !flags.json {
+            for (entry, p) in zip(s.explanation.entries, s.probabilities ?? []) {
+                print(String(format: "%6.1f%%  ", p * 100) + entry.label.padding(toLength: 16, withPad: " ", startingAt: 0)
+                    + "  peak \(peakText(entry.peak)) at \(s.explanation.layer)")
+            }
+        }
+        try emit(s, task: .classification, image: loaded, model: dir, flags: flags, score: score, out: flags.out)
+    }
+}

@@ -1,0 +1,79 @@
+import ArgumentParser
+import Foundation
+import Models
+import NN
+import Tensor
+
+struct ListModels: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "models",
+        abstract: "List the shipped models and any model directories given.",
+        discussion: "For each model: its task, input size, vocabulary sizes and the layer explained by default.")
+
+    @Argument(help: "Model directories to describe besides the shipped ones.")
+    var directories: [String] = []
+
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        var rows: [[String: Any]] = []
+        for path in ModelLocator.shippedModels() + directories {
+            let dir = try ModelDirectory(path: path)
+            var sizes: [String: Int] = [:]
+            switch dir.model {
+            case let .captioning(_, v): sizes["vocabulary"] = v.count
+            case let .vqa(_, q, a): sizes["questions"] = q.count; sizes["answers"] = a.count
+            case let .classification(_, c): sizes["classes"] = c.count
+            }
+            rows.append(["path": path, "task": dir.config.task.rawValue,
+                         "input": [dir.config.input.width, dir.config.input.height],
+                         "backbone": dir.config.backbone.arch, "sizes": sizes,
+                         "explain_layer": dir.config.explainLayer ?? ""])
+        }
+        if json {
+            let data = try JSONSerialization.data(withJSONObject: rows, options: [.prettyPrinted, .sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+            return
+        }
+        if rows.isEmpty { print("no models found (see `gradcam models --help`)") }
+        for r in rows {
+            let input = r["input"] as! [Int]
+            let sizes = (r["sizes"] as! [String: Int]).sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+            print(Terminal.bold(r["path"] as! String))
+            print("  task \(r["task"]!), backbone \(r["backbone"]!), input \(input[0])×\(input[1]), "
+                + sizes.joined(separator: ", ") + ", default layer \(r["explain_layer"]!)")
+        }
+    }
+}
+
+struct Layers: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List every layer of a model with its output shape, to choose --layer.",
+        discussion: """
+            Names are PyTorch's dotted module paths. Layers with a spatial output [N, C, h, w] can be \
+            explained by CAM methods; the model's default is marked with *.
+            """)
+
+    @Argument(help: "A model directory.") var model: String
+
+    func run() throws {
+        let dir = try ModelDirectory(path: model)
+        let root = dir.model.root
+        let names = root.namedModules().map(\.name).filter { !$0.isEmpty }
+        let ctx = ForwardContext(capturing: Set(names))
+        let image = Tensor.zeros([1, 3, dir.config.input.height, dir.config.input.width])
+        switch dir.model {
+        case let .captioning(m, _): _ = m.imageFeature(image, ctx)
+        case let .vqa(m, _, _): _ = m.imageFeature(image, ctx)
+        case let .classification(m, _): _ = m.logits(image, ctx)
+        }
+        let width = names.map(\.count).max() ?? 10
+        for (name, module) in root.namedModules() where !name.isEmpty {
+            let shape = ctx.captured[name].map { "[" + $0.shape.map(String.init).joined(separator: ", ") + "]" }
+                ?? "(not on the image path)"
+            let mark = name == dir.config.explainLayer ? " *" : ""
+            print(name.padding(toLength: width + 2, withPad: " ", startingAt: 0)
+                + String(describing: type(of: module)).padding(toLength: 20, withPad: " ", startingAt: 0) + shape + mark)
+        }
+    }
+}
