@@ -102,19 +102,12 @@ public final class BatchNorm2d: Module {
             return x.batchNorm(mean: runningMean.value, variance: runningVar.value,
                                weight: weight.value, bias: bias.value, eps: eps)
         }
-        let c = x.shape[1]
-        let axes = [0] + Array(2..<x.rank)
-        let n = x.count / c
-        let mean = x.mean(axes: axes, keepDims: true)
-        let centred = x - mean
-        let variance = centred.squared().mean(axes: axes, keepDims: true)
-        let statShape = [1, c] + [Int](repeating: 1, count: x.rank - 2)
-        let y = centred / (variance + eps).sqrt() * weight.value.reshaped(statShape) + bias.value.reshaped(statShape)
-        // Running statistics: constants, outside the graph.
-        let m = mean.detached().reshaped([c]), v = variance.detached().reshaped([c])
-        let unbiased = v * (Float(n) / Float(Swift.max(n - 1, 1)))
-        runningMean.value = (runningMean.value * (1 - momentum) + m * momentum).detached()
-        runningVar.value = (runningVar.value * (1 - momentum) + unbiased * momentum).detached()
+        let (y, mean, variance) = x.batchNormTraining(weight: weight.value, bias: bias.value, eps: eps)
+        // Running statistics: PyTorch keeps the unbiased variance.
+        let c = mean.count, n = Float(x.count / Swift.max(c, 1))
+        let unbiased = variance.map { $0 * n / Swift.max(n - 1, 1) }
+        runningMean.value = runningMean.value * (1 - momentum) + Tensor(shape: [c], values: mean) * momentum
+        runningVar.value = runningVar.value * (1 - momentum) + Tensor(shape: [c], values: unbiased) * momentum
         batchesTracked.value = batchesTracked.value + 1
         return y
     }

@@ -63,26 +63,58 @@ extension Tensor {
         }
         let geo = ConvGeometry(c: c / groups, h: h, w: wd, oh: oh, ow: ow, win: win)
         let og = o / groups, kSize = geo.colRows, ohw = oh * ow
-        // Unfold a band of output rows at a time: the column matrix stays near 16 MB
-        // however large the image, while each product keeps ≥ 2048 columns for sgemm.
-        let band = geo.isPointwise ? oh
-            : Swift.min(oh, Swift.max((2048 + ow - 1) / ow, (1 << 22) / Swift.max(kSize * ow, 1)))
-        let out = Tensor(shape: [n, o, oh, ow]) { po in
-            let col = geo.isPointwise ? nil : UnsafeMutablePointer<Float>.allocate(capacity: kSize * band * ow)
-            defer { col?.deallocate() }
-            for i in 0..<n {
-                for g in 0..<groups {
-                    let src = x.storage.pointer + (i * c + g * geo.c) * h * wd
-                    let dst = po + (i * o + g * og) * ohw
-                    if let b {
-                        for r in 0..<og { (dst + r * ohw).update(repeating: b.storage.pointer[g * og + r], count: ohw) }
+        // Small feature maps: several images share one product, so sgemm sees ≥ 2048
+        // columns (and the column matrix stays under 16 MB).
+        let perProduct = ohw >= 2048 ? 1
+            : Swift.max(1, Swift.min(n, (2048 + ohw - 1) / ohw, (1 << 22) / Swift.max(kSize * ohw, 1)))
+        let out: Tensor
+        if perProduct == 1 {
+            // Large feature maps: one image at a time, unfolding a band of output rows at
+            // a time so the column matrix stays near 16 MB however large the image.
+            let band = geo.isPointwise ? oh
+                : Swift.min(oh, Swift.max((2048 + ow - 1) / ow, (1 << 22) / Swift.max(kSize * ow, 1)))
+            out = Tensor(shape: [n, o, oh, ow]) { po in
+                let col = geo.isPointwise ? nil : UnsafeMutablePointer<Float>.allocate(capacity: kSize * band * ow)
+                defer { col?.deallocate() }
+                for i in 0..<n {
+                    for g in 0..<groups {
+                        let src = x.storage.pointer + (i * c + g * geo.c) * h * wd
+                        let dst = po + (i * o + g * og) * ohw
+                        if let b {
+                            for r in 0..<og { (dst + r * ohw).update(repeating: b.storage.pointer[g * og + r], count: ohw) }
+                        }
+                        for y0 in Swift.stride(from: 0, to: oh, by: band) {
+                            let rows = y0..<Swift.min(y0 + band, oh), cols = rows.count * ow
+                            if let col { geo.im2col(src, col, rows: rows, ld: cols) }
+                            BLAS.gemm(m: og, n: cols, k: kSize, a: w.storage.pointer + g * og * kSize, lda: kSize,
+                                      b: col ?? src, ldb: col == nil ? ohw : cols, beta: b == nil ? 0 : 1,
+                                      c: dst + y0 * ow, ldc: ohw)
+                        }
                     }
-                    for y0 in Swift.stride(from: 0, to: oh, by: band) {
-                        let rows = y0..<Swift.min(y0 + band, oh), cols = rows.count * ow
-                        if let col { geo.im2col(src, col, rows: rows) }
+                }
+            }
+        } else {
+            out = Tensor(shape: [n, o, oh, ow]) { po in
+                let width = perProduct * ohw
+                let col = UnsafeMutablePointer<Float>.allocate(capacity: kSize * width)
+                let product = UnsafeMutablePointer<Float>.allocate(capacity: og * width)
+                defer { col.deallocate(); product.deallocate() }
+                for i0 in Swift.stride(from: 0, to: n, by: perProduct) {
+                    let images = Swift.min(perProduct, n - i0), cols = images * ohw
+                    for g in 0..<groups {
+                        for j in 0..<images {
+                            geo.im2col(x.storage.pointer + ((i0 + j) * c + g * geo.c) * h * wd, col + j * ohw,
+                                       rows: 0..<oh, ld: cols)
+                        }
                         BLAS.gemm(m: og, n: cols, k: kSize, a: w.storage.pointer + g * og * kSize, lda: kSize,
-                                  b: col ?? src, ldb: col == nil ? ohw : cols, beta: b == nil ? 0 : 1,
-                                  c: dst + y0 * ow, ldc: ohw)
+                                  b: col, ldb: cols, c: product, ldc: cols)
+                        for j in 0..<images {
+                            for r in 0..<og {
+                                let dst = po + ((i0 + j) * o + g * og + r) * ohw, src = product + r * cols + j * ohw
+                                let bias = b?.storage.pointer[g * og + r] ?? 0
+                                for k in 0..<ohw { dst[k] = src[k] + bias }
+                            }
+                        }
                     }
                 }
             }
@@ -91,28 +123,35 @@ extension Tensor {
         return Tensor.result(out.shape, out.storage, op: "conv2d", inputs: inputs) { gOut, needs in
             let pg = gOut.storage.pointer
             var gx: Tensor?, gw: Tensor?, gb: Tensor?
-            let col = UnsafeMutablePointer<Float>.allocate(capacity: kSize * ohw)
-            defer { col.deallocate() }
-            if needs[0] {  // dX = col2im(Wᵀ · dY)
-                gx = Tensor.zeros(x.shape)
-                for i in 0..<n {
-                    for g in 0..<groups {
-                        let dst = gx!.storage.pointer + (i * c + g * geo.c) * h * wd
-                        BLAS.gemm(transA: true, m: kSize, n: ohw, k: og, a: w.storage.pointer + g * og * kSize, lda: kSize,
-                                  b: pg + (i * o + g * og) * ohw, ldb: ohw, c: geo.isPointwise ? dst : col, ldc: ohw)
-                        if !geo.isPointwise { geo.col2im(col, dst) }
+            let width = perProduct * ohw
+            let col = UnsafeMutablePointer<Float>.allocate(capacity: kSize * width)
+            let gathered = UnsafeMutablePointer<Float>.allocate(capacity: og * width)
+            defer { col.deallocate(); gathered.deallocate() }
+            if needs[0] { gx = Tensor.zeros(x.shape) }
+            if needs[1] { gw = Tensor.zeros(w.shape) }
+            for i0 in Swift.stride(from: 0, to: n, by: perProduct) where needs[0] || needs[1] {
+                let images = Swift.min(perProduct, n - i0), cols = images * ohw
+                for g in 0..<groups {
+                    // dY of these images for this group's channels, as [og, images·ohw].
+                    for j in 0..<images {
+                        for r in 0..<og {
+                            (gathered + r * cols + j * ohw).update(from: pg + ((i0 + j) * o + g * og + r) * ohw, count: ohw)
+                        }
                     }
-                }
-            }
-            if needs[1] {  // dW = Σ_n dY · colᵀ
-                gw = Tensor.zeros(w.shape)
-                for i in 0..<n {
-                    for g in 0..<groups {
-                        let src = x.storage.pointer + (i * c + g * geo.c) * h * wd
-                        if !geo.isPointwise { geo.im2col(src, col, rows: 0..<oh) }
-                        BLAS.gemm(transB: true, m: og, n: kSize, k: ohw, a: pg + (i * o + g * og) * ohw, lda: ohw,
-                                  b: geo.isPointwise ? src : col, ldb: ohw, beta: 1,
-                                  c: gw!.storage.pointer + g * og * kSize, ldc: kSize)
+                    if let gx {  // dX = col2im(Wᵀ · dY)
+                        BLAS.gemm(transA: true, m: kSize, n: cols, k: og, a: w.storage.pointer + g * og * kSize, lda: kSize,
+                                  b: gathered, ldb: cols, c: col, ldc: cols)
+                        for j in 0..<images {
+                            geo.col2im(col + j * ohw, gx.storage.pointer + ((i0 + j) * c + g * geo.c) * h * wd, ld: cols)
+                        }
+                    }
+                    if let gw {  // dW += dY · colᵀ
+                        for j in 0..<images {
+                            geo.im2col(x.storage.pointer + ((i0 + j) * c + g * geo.c) * h * wd, col + j * ohw,
+                                       rows: 0..<oh, ld: cols)
+                        }
+                        BLAS.gemm(transB: true, m: og, n: kSize, k: cols, a: gathered, lda: cols,
+                                  b: col, ldb: cols, beta: 1, c: gw.storage.pointer + g * og * kSize, ldc: kSize)
                     }
                 }
             }
@@ -161,11 +200,11 @@ struct ConvGeometry {
         return (Swift.min(lo, hi), hi)
     }
 
-    /// Unfolds the output rows `rows` into `col`, whose rows are rows.count·ow long.
-    func im2col(_ src: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>, rows: Range<Int>) {
+    /// Unfolds the output rows `rows` into `col`, whose rows are `ld` floats apart
+    /// (several images can share one column matrix side by side).
+    func im2col(_ src: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>, rows: Range<Int>, ld width: Int) {
         let (kh, kw) = win.kernel
         let s = win.stride.w
-        let width = rows.count * ow
         for ch in 0..<c {
             let plane = src + ch * h * w
             for ki in 0..<kh {
@@ -191,15 +230,16 @@ struct ConvGeometry {
         }
     }
 
-    /// The adjoint of im2col: adds each column entry back into its image position.
-    func col2im(_ col: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>) {
+    /// The adjoint of im2col (all rows): adds each column entry, rows `ld` apart,
+    /// back into its image position.
+    func col2im(_ col: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, ld width: Int) {
         let (kh, kw) = win.kernel
         let s = win.stride.w
         for ch in 0..<c {
             let plane = dst + ch * h * w
             for ki in 0..<kh {
                 for kj in 0..<kw {
-                    let srcRow = col + ((ch * kh + ki) * kw + kj) * oh * ow
+                    let srcRow = col + ((ch * kh + ki) * kw + kj) * width
                     let (lo, hi) = validColumns(kj)
                     let shift = kj * win.dilation.w - win.padding.w
                     for y in 0..<oh {

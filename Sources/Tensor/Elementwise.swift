@@ -186,7 +186,13 @@ extension Tensor {
         }
     }
 
-    public func relu() -> Tensor { unary("relu", { Swift.max($0, 0) }) { x, _ in x > 0 ? 1 : 0 } }
+    public func relu() -> Tensor {
+        let out = map { Swift.max($0, 0) }
+        let x = self
+        return Tensor.result(shape, out.storage, op: "relu", inputs: [self]) { g, _ in
+            [Tensor.zip(x, g) { v, d in v > 0 ? d : 0 }]
+        }
+    }
     public func sigmoid() -> Tensor { unary("sigmoid", { 1 / (1 + expf(-$0)) }) { _, y in y * (1 - y) } }
     public func tanh() -> Tensor { unary("tanh", { tanhf($0) }) { _, y in 1 - y * y } }
     public func exp() -> Tensor { unary("exp", { expf($0) }) { _, y in y } }

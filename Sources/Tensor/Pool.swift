@@ -20,9 +20,23 @@ extension Tensor {
         }
         var argmax = [Int32](repeating: -1, count: planes * oh * ow)
         let px = storage.pointer
+        // The common 2×2, stride 2 window without padding, as one tight loop.
+        let simple = kernel == (2, 2) && win.stride == (2, 2) && padding == (0, 0) && dilation == (1, 1)
         let out = Tensor(shape: [shape[0], shape[1], oh, ow]) { po in
             argmax.withUnsafeMutableBufferPointer { am in
-                for p in 0..<planes {
+                for p in 0..<planes where simple {
+                    let src = px + p * h * w
+                    for y in 0..<oh {
+                        for x in 0..<ow {
+                            let i0 = 2 * y * w + 2 * x
+                            var best = src[i0], at = i0
+                            for i in [i0 + 1, i0 + w, i0 + w + 1] where src[i] > best || src[i].isNaN { best = src[i]; at = i }
+                            po[(p * oh + y) * ow + x] = best
+                            am[(p * oh + y) * ow + x] = Int32(at)
+                        }
+                    }
+                }
+                for p in 0..<planes where !simple {
                     let src = px + p * h * w
                     for y in 0..<oh {
                         for x in 0..<ow {

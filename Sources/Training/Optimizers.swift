@@ -77,18 +77,25 @@ public final class Adam: Optimizer {
         t += 1
         let c1 = 1 - powf(beta1, Float(t)), c2 = 1 - powf(beta2, Float(t))
         let stepSize = learningRate / c1
+        let (b1, b2, decay, eps) = (beta1, beta2, weightDecay, self.eps)
         for (i, (p, g)) in zip(parameters, gradients).enumerated() {
-            let n = p.value.count
-            var w = p.value.values
-            g.withUnsafeBufferPointer { gv in
-                for j in 0..<n {
-                    let grad = gv[j] + weightDecay * w[j]
-                    m[i][j] = beta1 * m[i][j] + (1 - beta1) * grad
-                    v[i][j] = beta2 * v[i][j] + (1 - beta2) * grad * grad
-                    w[j] -= stepSize * m[i][j] / ((v[i][j] / c2).squareRoot() + eps)
+            let old = p.value
+            p.value = Tensor(shape: old.shape) { w in
+                old.withUnsafeBufferPointer { ow in
+                    g.withUnsafeBufferPointer { gv in
+                        m[i].withUnsafeMutableBufferPointer { mm in
+                            v[i].withUnsafeMutableBufferPointer { vv in
+                                for j in 0..<ow.count {
+                                    let grad = gv[j] + decay * ow[j]
+                                    mm[j] = b1 * mm[j] + (1 - b1) * grad
+                                    vv[j] = b2 * vv[j] + (1 - b2) * grad * grad
+                                    w[j] = ow[j] - stepSize * mm[j] / ((vv[j] / c2).squareRoot() + eps)
+                                }
+                            }
+                        }
+                    }
                 }
             }
-            p.value = Tensor(shape: p.value.shape, values: w)
         }
     }
 

@@ -18,7 +18,7 @@ struct GradCAM: ParsableCommand {
               gradcam layers Models/shapes-captioner
             """,
         version: "0.1.0",
-        subcommands: [Caption.self, VQA.self, Classify.self, ListModels.self, Layers.self, Check.self]
+        subcommands: [Caption.self, VQA.self, Classify.self, Shapes.self, Train.self, ListModels.self, Layers.self, Check.self]
     )
 }
 

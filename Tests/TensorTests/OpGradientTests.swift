@@ -122,6 +122,9 @@ final class OpGradientTests: XCTestCase {
             $0[0].batchNorm(mean: mean, variance: variance, weight: $0[1], bias: $0[2])
         }
         checkGradients([x]) { $0[0].batchNorm(mean: mean, variance: variance, weight: nil, bias: nil) }
+        checkGradients([x, random([3], seed: 19), random([3], seed: 20)], eps: 1e-3) {
+            $0[0].batchNormTraining(weight: $0[1], bias: $0[2]).output
+        }
         checkGradients([random([3, 6], seed: 16)], eps: 1e-3) { $0[0].l2Normalized(axis: 1) }
         checkGradients([random([1, 2, 4, 5], seed: 17)]) { $0[0].resizedBilinear(height: 9, width: 7) }
         checkGradients([random([2, 1, 9, 8], seed: 18)]) { $0[0].resizedBilinear(height: 4, width: 3) }

@@ -1,0 +1,176 @@
+import Foundation
+import Imaging
+
+extension Split {
+    /// The split's usual folder name: `train`, `test`, `test-heldout`.
+    public var datasetName: String { self == .heldout ? "test-heldout" : rawValue }
+}
+
+extension Bias {
+    /// A short description for a split's `info`.
+    var summary: String {
+        switch self {
+        case .markWithShape(let shape): "corner mark on every image with a \(shape.rawValue), no other"
+        case .markAtRandom: "corner mark on a random half of the images"
+        }
+    }
+}
+
+/// Generates `count` scenes (indices 0..<count) and writes them as one split:
+///
+/// ```
+/// DIR/images/000001.png …   image id i is scene index i − 1 (at least 6 digits)
+/// DIR/captions.json         COCO captions (+ "form" per caption)
+/// DIR/instances.json        COCO instances, one category per shape, RLE masks, "attributes"
+/// DIR/questions.json        VQA v2 questions
+/// DIR/answers.json          VQA v2 annotations (+ "object_ids": instance annotation ids)
+/// DIR/labels.json           classification: the shape of each image's largest object
+/// ```
+///
+/// Instance, caption and question ids are `image id × 10 + k` (k < 10), so an
+/// id says which image it belongs to. The split is written to a hidden folder
+/// beside DIR and renamed into place at the end, so DIR is either absent or
+/// complete; DIR must not exist already (or be an empty folder).
+///
+/// - Parameter progress: called after each image with (done, total).
+/// - Throws: `DatasetError.invalidArgument` for a bad count or size,
+///   `.unwritable` when DIR exists or a file cannot be written.
+public func writeDataset(
+    to directory: String, count: Int, seed: UInt64, size: Int = 64, split: Split = .train,
+    bias: Bias? = nil, progress: ((Int, Int) -> Void)? = nil
+) throws(DatasetError) {
+    let generator = try SceneGenerator(size: size, seed: seed, split: split, bias: bias)
+    guard count >= 1 else { throw .invalidArgument("the number of images must be at least 1 (got \(count))") }
+
+    let files = FileManager.default
+    let target = URL(fileURLWithPath: directory).standardizedFileURL
+    var targetIsEmptyFolder = false
+    if files.fileExists(atPath: target.path) {
+        let contents = try? files.contentsOfDirectory(atPath: target.path)
+        guard contents?.isEmpty == true else {
+            throw .unwritable(path: directory, reason: "it already exists; remove it or choose another folder")
+        }
+        targetIsEmptyFolder = true
+    }
+    let temporary = target.deletingLastPathComponent()
+        .appendingPathComponent(".\(target.lastPathComponent).partial-\(ProcessInfo.processInfo.processIdentifier)")
+    do {
+        if files.fileExists(atPath: temporary.path) { try files.removeItem(at: temporary) }
+        try files.createDirectory(at: temporary.appendingPathComponent("images"), withIntermediateDirectories: true)
+    } catch {
+        throw .unwritable(path: temporary.path, reason: error.localizedDescription)
+    }
+
+    do throws(DatasetError) {
+        var writer = SplitWriter(generator: generator, count: count)
+        for index in 0..<count {
+            let scene = generator.scene(index: index)
+            let path = temporary.appendingPathComponent("images").appendingPathComponent(writer.fileName(index + 1)).path
+            do {
+                try scene.image.write(to: path)
+            } catch {
+                throw DatasetError.unwritable(path: path, reason: "\(error)")
+            }
+            writer.add(scene)
+            progress?(index + 1, count)
+        }
+        try writer.writeJSON(to: temporary)
+        do {
+            if targetIsEmptyFolder { try files.removeItem(at: target) }
+            try files.moveItem(at: temporary, to: target)
+        } catch {
+            throw DatasetError.unwritable(path: directory, reason: error.localizedDescription)
+        }
+    } catch {
+        try? files.removeItem(at: temporary)
+        throw error
+    }
+}
+
+/// Collects the JSON records of a split scene by scene.
+private struct SplitWriter {
+    let generator: SceneGenerator
+    let digits: Int
+    var images: [JSONRecords.Image] = []
+    var captions: [JSONRecords.CaptionAnnotation] = []
+    var instances: [JSONRecords.InstanceAnnotation] = []
+    var questions: [JSONRecords.QuestionRecord] = []
+    var answers: [JSONRecords.AnswerRecord] = []
+    var labels: [JSONRecords.LabelImage] = []
+
+    init(generator: SceneGenerator, count: Int) {
+        self.generator = generator
+        digits = max(6, String(count).count)
+    }
+
+    func fileName(_ imageID: Int) -> String {
+        let number = String(imageID)
+        return String(repeating: "0", count: max(0, digits - number.count)) + number + ".png"
+    }
+
+    mutating func add(_ scene: Scene) {
+        let imageID = scene.index + 1, size = generator.size
+        let mark: Bool? = generator.bias == nil ? nil : scene.hasCornerMark
+        let image = JSONRecords.Image(id: imageID, fileName: fileName(imageID), width: size, height: size, cornerMark: mark)
+        images.append(image)
+        for (k, caption) in scene.captions.enumerated() {
+            captions.append(.init(id: imageID * 10 + k, imageId: imageID, caption: caption.text, form: caption.form.rawValue))
+        }
+        for object in scene.objects {
+            let box = object.box
+            instances.append(.init(
+                id: imageID * 10 + object.id, imageId: imageID,
+                categoryId: categoryID(object.shape),
+                bbox: [box.x, box.y, box.width, box.height].map(Double.init), area: Double(object.area), iscrowd: 0,
+                segmentation: .runs(height: size, width: size,
+                                    counts: RunLengthEncoding.encode(object.mask, width: size, height: size)),
+                attributes: ["color": object.color.rawValue, "size": object.size.rawValue]))
+        }
+        for (k, question) in scene.questions.enumerated() {
+            let questionID = imageID * 10 + k
+            questions.append(.init(questionId: questionID, imageId: imageID, question: question.text))
+            answers.append(.init(
+                questionId: questionID, imageId: imageID, questionType: question.type.rawValue,
+                answerType: question.answerType, multipleChoiceAnswer: question.answer,
+                answers: (1...10).map { .init(answer: question.answer, answerConfidence: "yes", answerId: $0) },
+                objectIds: question.objectIDs.map { imageID * 10 + $0 }))
+        }
+        let largest = scene.largestObject
+        labels.append(.init(id: imageID, fileName: image.fileName, width: size, height: size,
+                            label: largest.shape.rawValue, objectId: imageID * 10 + largest.id, cornerMark: mark))
+    }
+
+    /// COCO category ids start at 1; ours follow `Shape.allCases`.
+    private func categoryID(_ shape: Shape) -> Int {
+        (Shape.allCases.firstIndex(of: shape) ?? 0) + 1
+    }
+
+    func writeJSON(to folder: URL) throws(DatasetError) {
+        let info = JSONRecords.Info(
+            description: "ShapesWorld \(generator.split.datasetName) split", version: "1",
+            split: generator.split.datasetName, seed: generator.seed, size: generator.size,
+            bias: generator.bias?.summary)
+        let categories = Shape.allCases.map {
+            JSONRecords.Category(id: categoryID($0), name: $0.rawValue, supercategory: "shape")
+        }
+        try write(JSONRecords.CaptionsFile(info: info, images: images, annotations: captions),
+                  to: folder, "captions.json")
+        try write(JSONRecords.InstancesFile(info: info, images: images, annotations: instances, categories: categories),
+                  to: folder, "instances.json")
+        try write(JSONRecords.QuestionsFile(info: info, taskType: "Open-Ended", dataType: "shapesworld",
+                                            dataSubtype: generator.split.datasetName, questions: questions),
+                  to: folder, "questions.json")
+        try write(JSONRecords.AnswersFile(info: info, annotations: answers), to: folder, "answers.json")
+        try write(JSONRecords.LabelsFile(categories: Shape.allCases.map(\.rawValue), images: labels),
+                  to: folder, "labels.json")
+    }
+
+    private func write(_ value: some Encodable, to folder: URL, _ name: String) throws(DatasetError) {
+        let url = folder.appendingPathComponent(name)
+        do {
+            try JSONRecords.encoder().encode(value).write(to: url)
+        } catch {
+            throw .unwritable(path: url.path, reason: error.localizedDescription)
+        }
+    }
+}

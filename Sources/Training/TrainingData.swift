@@ -1,0 +1,83 @@
+import Foundation
+import Models
+import ShapesWorld
+import Text
+
+/// What `gradcam train` trains.
+public enum TrainingTask: String, CaseIterable, Sendable { case captioner, vqa, classifier }
+
+/// The ShapesWorld architectures: small VGGs with batch norm for 64×64 inputs.
+public enum DefaultArchitectures {
+    static let input = #"{"width": 64, "height": 64, "resize": "stretch", "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]}"#
+    static let backbone = #""arch": "vgg", "cfg": [32, "M", 64, "M", 96, "M", 128, "M"], "batch_norm": true"#
+
+    public static func config(for task: TrainingTask) -> ModelConfig {
+        let json: String
+        switch task {
+        case .captioner:
+            json = #"{"format": "gradcam-model/1", "task": "captioning", "input": \#(input),"#
+                + #""backbone": {\#(backbone), "feature": "flatten"},"#
+                + #""decoder": {"embed": 128, "hidden": 256, "layers": 1, "max_length": 16, "image_activation": "relu"},"#
+                + #""explain_layer": "backbone.features.14"}"#
+        case .vqa:
+            json = #"{"format": "gradcam-model/1", "task": "vqa", "input": \#(input),"#
+                + #""backbone": {\#(backbone), "feature": "flatten"},"#
+                + #""question_encoder": {"embed": 64, "hidden": 128, "layers": 2, "max_length": 26, "embed_activation": "tanh"},"#
+                + #""fusion": {"dim": 256, "hidden": 256}, "explain_layer": "backbone.features.14"}"#
+        case .classifier:
+            json = #"{"format": "gradcam-model/1", "task": "classification", "input": \#(input),"#
+                + #""backbone": {\#(backbone), "hidden": 128}, "explain_layer": "features.14"}"#
+        }
+        return try! ModelConfig.parse(Data(json.utf8), file: "built-in \(task.rawValue) config")
+    }
+}
+
+/// Examples and vocabularies of a training split.
+public enum TrainingData {
+    public static func load(task: TrainingTask, directory: String, config: ModelConfig, minCount: Int, answers maxAnswers: Int,
+                     limit: Int?) throws -> ([Vocabulary], [Example]) {
+        switch task {
+        case .captioner:
+            guard config.task == .captioning else { throw TrainingError("the config is for \(config.task.rawValue), not captioning") }
+            var data = try CaptionDataset(directory: directory).entries
+            if let limit { data = Array(data.prefix(limit)) }
+            let texts = data.flatMap { $0.captions.map(\.text) }
+            let vocabulary = Vocabulary.build(from: texts, minCount: minCount,
+                                              specials: ["<pad>"] + Vocabulary.captioningSpecials)
+            let tokenizer = try Tokenizer(vocabulary: vocabulary, maxLength: config.decoder!.maxLength)
+            let examples = data.flatMap { entry in
+                entry.captions.map { c in
+                    Example(imagePath: entry.image.path, target: .caption(tokenizer.encode(c.text).ids + [vocabulary.endID!]))
+                }
+            }
+            return ([vocabulary], examples)
+        case .vqa:
+            guard config.task == .vqa else { throw TrainingError("the config is for \(config.task.rawValue), not vqa") }
+            var items = try VQADataset(directory: directory).items
+            if let limit {
+                let kept = Set(items.map(\.image.id).sorted().prefix(limit))
+                items = items.filter { kept.contains($0.image.id) }
+            }
+            let questions = Vocabulary.build(from: items.map(\.question), minCount: minCount,
+                                             specials: Vocabulary.questionSpecials)
+            var counts: [String: Int] = [:]
+            for item in items { counts[item.answer, default: 0] += 1 }
+            let kept = counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
+                .prefix(maxAnswers).map(\.key)
+            let answers = try Vocabulary(tokens: kept, source: "answers")
+            let tokenizer = try Tokenizer(vocabulary: questions, maxLength: config.questionEncoder!.maxLength)
+            let examples = items.compactMap { item -> Example? in
+                guard let a = answers.id(of: item.answer) else { return nil }
+                return Example(imagePath: item.image.path, target: .answer(question: tokenizer.encode(item.question).ids, answer: a))
+            }
+            return ([questions, answers], examples)
+        case .classifier:
+            guard config.task == .classification else { throw TrainingError("the config is for \(config.task.rawValue), not classification") }
+            let labels = try LabelDataset(directory: directory)
+            var entries = labels.entries
+            if let limit { entries = Array(entries.prefix(limit)) }
+            return ([try Vocabulary(tokens: labels.categories, source: "labels")],
+                    entries.map { Example(imagePath: $0.image.path, target: .label($0.classIndex)) })
+        }
+    }
+}
