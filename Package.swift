@@ -27,17 +27,19 @@ let package = Package(
                        providers: [.apt(["libpng-dev"])]),
         // libjpeg and libpng report errors by longjmp; this C target catches them with setjmp.
         .target(name: "CCodecs", dependencies: ["CJPEG", "CPNG"], path: "Sources/CCodecs"),
+        // Holding SIGINT/SIGTERM during atomic writes, in C for async-signal safety.
+        .target(name: "CProcess", path: "Sources/CProcess"),
 
         .target(name: "Tensor", dependencies: ["CBLAS"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
 
         .target(name: "NN", dependencies: ["Tensor"]),
         .target(name: "Text", dependencies: ["CUTF8Proc"]),
-        .target(name: "Models", dependencies: ["NN", "Text", "Imaging"]),
+        .target(name: "Models", dependencies: ["NN", "Text", "Imaging", "CProcess"]),
         .target(name: "ShapesWorld", dependencies: ["Imaging", "Text", "Tensor"]),
         .target(name: "Training", dependencies: ["Models", "ShapesWorld"]),
         .target(name: "Decoding", dependencies: ["Models"]),
-        .target(name: "Explain", dependencies: ["Decoding"]),
+        .target(name: "Explain", dependencies: ["Decoding", "ShapesWorld"]),
         .target(name: "Export", dependencies: ["Explain", "Imaging"]),
         .target(name: "Imaging", dependencies: ["CCodecs"],
                 swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
@@ -46,7 +48,7 @@ let package = Package(
             "Export", "Explain", "Decoding", "Training", "ShapesWorld", "Models", "Imaging", "Text", "Tensor",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .executableTarget(name: "gradcam-bench", dependencies: ["Tensor", "Models", "Explain"]),
+        .executableTarget(name: "gradcam-bench", dependencies: ["Tensor", "Models", "Explain", "Export"]),
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], exclude: ["Fixtures"]),
         .testTarget(name: "NNTests", dependencies: ["NN"]),

@@ -100,6 +100,10 @@ public struct ModelDirectory {
     /// state), into a temporary directory renamed into place.
     public static func save(config: ModelConfig, model: TaskModel, to path: String,
                             extraFiles: [String: Data] = [:]) throws {
+        try withInterruptsDeferred { try write(config: config, model: model, to: path, extraFiles: extraFiles) }
+    }
+
+    private static func write(config: ModelConfig, model: TaskModel, to path: String, extraFiles: [String: Data]) throws {
         let fm = FileManager.default
         let target = URL(fileURLWithPath: path)
         let temporary = target.deletingLastPathComponent()

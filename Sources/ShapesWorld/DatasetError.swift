@@ -18,6 +18,8 @@ public enum DatasetError: Error, Equatable, Sendable, CustomStringConvertible, L
     case invalid(file: String, detail: String)
     case invalidArgument(String)
     case unwritable(path: String, reason: String)
+    /// Writing stopped because the caller asked (e.g. Ctrl-C); nothing was left behind.
+    case cancelled
 
     public var description: String {
         switch self {
@@ -40,6 +42,8 @@ public enum DatasetError: Error, Equatable, Sendable, CustomStringConvertible, L
             return detail
         case .unwritable(let path, let reason):
             return "\(path): cannot write: \(reason)"
+        case .cancelled:
+            return "stopped before the split was complete; nothing was written"
         }
     }
 

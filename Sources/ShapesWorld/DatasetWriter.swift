@@ -32,12 +32,13 @@ extension Bias {
 /// beside DIR and renamed into place at the end, so DIR is either absent or
 /// complete; DIR must not exist already (or be an empty folder).
 ///
-/// - Parameter progress: called after each image with (done, total).
+/// - Parameter progress: called after each image with (done, total); returning
+///   false stops the run: the partial split is removed and `.cancelled` thrown.
 /// - Throws: `DatasetError.invalidArgument` for a bad count or size,
 ///   `.unwritable` when DIR exists or a file cannot be written.
 public func writeDataset(
     to directory: String, count: Int, seed: UInt64, size: Int = 64, split: Split = .train,
-    bias: Bias? = nil, progress: ((Int, Int) -> Void)? = nil
+    bias: Bias? = nil, progress: ((Int, Int) -> Bool)? = nil
 ) throws(DatasetError) {
     let generator = try SceneGenerator(size: size, seed: seed, split: split, bias: bias)
     guard count >= 1 else { throw .invalidArgument("the number of images must be at least 1 (got \(count))") }
@@ -72,7 +73,7 @@ public func writeDataset(
                 throw DatasetError.unwritable(path: path, reason: "\(error)")
             }
             writer.add(scene)
-            progress?(index + 1, count)
+            if progress?(index + 1, count) == false { throw DatasetError.cancelled }
         }
         try writer.writeJSON(to: temporary)
         do {

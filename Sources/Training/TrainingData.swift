@@ -9,7 +9,7 @@ public enum TrainingTask: String, CaseIterable, Sendable { case captioner, vqa, 
 /// The ShapesWorld architectures: small VGGs with batch norm for 64×64 inputs.
 public enum DefaultArchitectures {
     static let input = #"{"width": 64, "height": 64, "resize": "stretch", "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]}"#
-    static let backbone = #""arch": "vgg", "cfg": [32, "M", 64, "M", 96, "M", 128, "M"], "batch_norm": true"#
+    static let backbone = #""arch": "vgg", "cfg": [16, "M", 32, "M", 64, "M", 64, "M"], "batch_norm": true"#
 
     public static func config(for task: TrainingTask) -> ModelConfig {
         let json: String
@@ -17,16 +17,16 @@ public enum DefaultArchitectures {
         case .captioner:
             json = #"{"format": "gradcam-model/1", "task": "captioning", "input": \#(input),"#
                 + #""backbone": {\#(backbone), "feature": "flatten"},"#
-                + #""decoder": {"embed": 128, "hidden": 256, "layers": 1, "max_length": 16, "image_activation": "relu"},"#
+                + #""decoder": {"embed": 128, "hidden": 256, "layers": 1, "max_length": 20, "image_activation": "relu"},"#
                 + #""explain_layer": "backbone.features.14"}"#
         case .vqa:
             json = #"{"format": "gradcam-model/1", "task": "vqa", "input": \#(input),"#
                 + #""backbone": {\#(backbone), "feature": "flatten"},"#
                 + #""question_encoder": {"embed": 64, "hidden": 128, "layers": 2, "max_length": 26, "embed_activation": "tanh"},"#
-                + #""fusion": {"dim": 256, "hidden": 256}, "explain_layer": "backbone.features.14"}"#
+                + #""fusion": {"dim": 256}, "explain_layer": "backbone.features.14"}"#
         case .classifier:
             json = #"{"format": "gradcam-model/1", "task": "classification", "input": \#(input),"#
-                + #""backbone": {\#(backbone), "hidden": 128}, "explain_layer": "features.14"}"#
+                + #""backbone": {\#(backbone), "hidden": 64}, "explain_layer": "features.14"}"#
         }
         return try! ModelConfig.parse(Data(json.utf8), file: "built-in \(task.rawValue) config")
     }
@@ -34,19 +34,25 @@ public enum DefaultArchitectures {
 
 /// Examples and vocabularies of a training split.
 public enum TrainingData {
+    /// - Parameter captionForms: keep only reference captions of these ShapesWorld
+    ///   forms (e.g. "list", which names every object); nil keeps all.
     public static func load(task: TrainingTask, directory: String, config: ModelConfig, minCount: Int, answers maxAnswers: Int,
-                     limit: Int?) throws -> ([Vocabulary], [Example]) {
+                            limit: Int?, captionForms: Set<String>? = nil) throws -> ([Vocabulary], [Example]) {
         switch task {
         case .captioner:
             guard config.task == .captioning else { throw TrainingError("the config is for \(config.task.rawValue), not captioning") }
             var data = try CaptionDataset(directory: directory).entries
             if let limit { data = Array(data.prefix(limit)) }
-            let texts = data.flatMap { $0.captions.map(\.text) }
+            func kept(_ c: CaptionDataset.Reference) -> Bool {
+                guard let forms = captionForms, let form = c.form else { return true }
+                return forms.contains(form.rawValue)
+            }
+            let texts = data.flatMap { $0.captions.filter(kept).map(\.text) }
             let vocabulary = Vocabulary.build(from: texts, minCount: minCount,
                                               specials: ["<pad>"] + Vocabulary.captioningSpecials)
             let tokenizer = try Tokenizer(vocabulary: vocabulary, maxLength: config.decoder!.maxLength)
             let examples = data.flatMap { entry in
-                entry.captions.map { c in
+                entry.captions.filter(kept).map { c in
                     Example(imagePath: entry.image.path, target: .caption(tokenizer.encode(c.text).ids + [vocabulary.endID!]))
                 }
             }

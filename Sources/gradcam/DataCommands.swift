@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import Explain
+import Export
 import Models
 import ShapesWorld
 import Text
@@ -44,8 +46,11 @@ struct Shapes: ParsableCommand {
     func run() throws {
         let biasOption: Bias? = bias.flatMap(Shape.init(rawValue:)).map { .markWithShape($0) } ?? (markAtRandom ? .markAtRandom : nil)
         let bar = ProgressBar("shapes", total: count, quiet: quiet)
-        try writeDataset(to: out, count: count, seed: seed, size: size, split: split, bias: biasOption) { done, _ in
-            bar.update(done)
+        try withInterruptsPolled {
+            try writeDataset(to: out, count: count, seed: seed, size: size, split: split, bias: biasOption) { done, _ in
+                bar.update(done)
+                return interruptRequested() == nil
+            }
         }
         bar.finish()
         if !quiet { print("wrote \(count) scenes to \(out)") }
@@ -81,6 +86,8 @@ struct Train: ParsableCommand {
     @Option(help: "Keep words seen at least this often (rarer ones become <unk>).") var minCount = 1
     @Option(help: "VQA: keep the most frequent answers, at most this many.") var answers = 1000
     @Option(help: "Use only the first N images (for quick checks).") var limit: Int?
+    @Option(help: "Captioner: train only on reference captions of these ShapesWorld forms (comma-separated: list, count, relation, total).")
+    var captionForms: String?
     @Flag(help: "Continue from the last epoch saved in --out.") var resume = false
     @Flag(help: "No progress bar.") var quiet = false
 
@@ -96,7 +103,8 @@ struct Train: ParsableCommand {
             return try ModelConfig.parse(data, file: path)
         } ?? DefaultArchitectures.config(for: task)
         let (vocabularies, examples) = try TrainingData.load(task: task, directory: data, config: modelConfig,
-                                                            minCount: minCount, answers: answers, limit: limit)
+                                                            minCount: minCount, answers: answers, limit: limit,
+                                                            captionForms: captionForms.map { Set($0.split(separator: ",").map(String.init)) })
         if FileManager.default.fileExists(atPath: out) && !resume {
             throw CLIError("\(out) exists; use --resume to continue its training or choose another --out")
         }
@@ -110,7 +118,8 @@ struct Train: ParsableCommand {
         if !quiet { print("training \(task.rawValue) on \(examples.count) examples from \(data) for \(epochs) epochs") }
         var bar: ProgressBar?
         let start = Date()
-        try trainer.run(out: out, resume: resume) { p in
+        try withInterruptsPolled { try trainer.run(out: out, resume: resume) { p in
+            if let signal = interruptRequested() { throw Interrupted(signal: signal) }
             if p.step == 1 { bar = ProgressBar("epoch \(p.epoch)/\(p.epochs)", total: p.stepsPerEpoch, quiet: quiet) }
             bar?.update(p.step, detail: String(format: "loss %.3f acc %.3f", p.loss, p.accuracy))
             if p.epochFinished {
@@ -121,9 +130,60 @@ struct Train: ParsableCommand {
                                  Terminal.duration(p.elapsed), Terminal.duration(p.eta)))
                 }
             }
-        }
+        } }
         if trainer.skippedImages > 0 { Terminal.warn("\(trainer.skippedImages) unreadable images were skipped") }
         if !quiet { print("saved \(out) (\(Terminal.duration(Date().timeIntervalSince(start))))") }
     }
 }
 
+
+struct Eval: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Evaluate a model on a split: task scores and grounding of its explanations.",
+        discussion: """
+            Task scores: captioning BLEU-4 and the share of captions naming every object's colour and \
+            shape; VQA accuracy per question type; classification accuracy. Grounding, per method and \
+            beside a centre and a random baseline: pointing game, energy inside the mask and IoU at \
+            15% of the maximum, for every groundable token (see `Evaluator` in Sources/Explain).
+
+            Example:
+              gradcam eval Models/shapes-vqa --data data/test --method gradcam,gradcam++ --json
+            """)
+
+    @Argument(help: "A model directory.") var model: String
+    @Option(help: "A split folder with instances.json (e.g. from `gradcam shapes`).") var data: String
+    @Option(help: "Methods to evaluate, comma-separated.") var method = "gradcam"
+    @Option(help: "Evaluate only the first N images.") var limit: Int?
+    @Option(help: "Write a PNG bar chart of the grounding scores here.") var chart: String?
+    @Flag(help: "Print one JSON object.") var json = false
+    @Flag(help: "No progress bar.") var quiet = false
+
+    func run() throws {
+        let methods = try method.split(separator: ",").map { name -> Method in
+            guard let m = Method(rawValue: String(name)) else {
+                throw ValidationError("unknown method \"\(name)\"; valid: \(Method.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return m
+        }
+        let dir = try loadModel(model, task: "")
+        var progressBar: ProgressBar?
+        let report = try Evaluator(model: dir, methods: methods).evaluate(data: data, limit: limit) { done, total in
+            if progressBar == nil { progressBar = ProgressBar("eval", total: total, quiet: quiet || json) }
+            progressBar?.update(done)
+        }
+        progressBar?.finish()
+        if let chart { try groundingChart(report).write(to: chart) }
+        if json {
+            let data = try JSONSerialization.data(withJSONObject: report.json, options: [.prettyPrinted, .sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+            return
+        }
+        print(Terminal.bold("\(report.task) model \(report.model) on \(data): \(report.count) items"))
+        for (k, v) in report.scores.sorted(by: { $0.key < $1.key }) { print(String(format: "  %-34@ %.4f", k as NSString, v)) }
+        print(Terminal.dim("  grounding                        pointing   energy      iou   tokens"))
+        for (name, g) in report.grounding.sorted(by: { ($0.key.hasSuffix("baseline") ? 1 : 0, $0.key) < ($1.key.hasSuffix("baseline") ? 1 : 0, $1.key) }) {
+            print(String(format: "  %-30@ %8.3f %8.3f %8.3f %8d", name as NSString, g.pointingGame, g.energy, g.iou, g.count))
+        }
+        if let chart { print("chart: \(chart)") }
+    }
+}

@@ -104,7 +104,7 @@ func emit(_ sequence: ExplainedSequence, task: ExportDocument.Task, image: Loade
     if let b = sequence.beam { doc.beam = .init(size: b.size, rank: b.rank, logprob: b.logProb) }
     doc.reportSettings = [("command", CommandLine.arguments.joined(separator: " "))]
     if let out {
-        try writeExport(doc, to: out, force: flags.force)
+        try withInterruptsDeferred { try writeExport(doc, to: out, force: flags.force) }
         if !flags.quiet && !flags.json { print("report: \(out)/report.html") }
     }
     if flags.json { print(try manifestJSON(doc)) }

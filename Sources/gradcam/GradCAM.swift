@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import Models
 import Tensor
 
 @main
@@ -18,8 +20,22 @@ struct GradCAM: ParsableCommand {
               gradcam layers Models/shapes-captioner
             """,
         version: "0.1.0",
-        subcommands: [Caption.self, VQA.self, Classify.self, Shapes.self, Train.self, ListModels.self, Layers.self, Check.self]
+        subcommands: [Caption.self, BatchExport.self, VQA.self, Classify.self, Shapes.self, Train.self, Eval.self, ListModels.self, Layers.self, Check.self]
     )
+
+    /// Exit codes as cli.md gives them: 0, 1 for a runtime failure, 64 for a
+    /// usage error; 128 + the signal when interrupted (after a clean stop).
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let interrupted as Interrupted {
+            FileHandle.standardError.write(Data("gradcam: \(interrupted)\n".utf8))
+            Foundation.exit(128 + interrupted.signal)
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
 
 /// A quick self-test of the native libraries and the backward engine.
