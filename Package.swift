@@ -59,6 +59,7 @@ let package = Package(
         .testTarget(name: "ShapesWorldTests", dependencies: ["ShapesWorld"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training"]),
         .testTarget(name: "ExportTests", dependencies: ["Export"]),
+        .testTarget(name: "CommandTests", dependencies: ["gradcam"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"], exclude: ["make_fixtures.py"],
                     resources: [.copy("Fixtures")]),
     ]

@@ -8,8 +8,13 @@ final class DatasetTests: XCTestCase {
     func testWrittenSplitReadsBack() throws {
         let folder = try temporaryFolder(self).appendingPathComponent("train")
         var reported: [(Int, Int)] = []
-        try writeDataset(to: folder.path, count: 10, seed: 11, progress: { reported.append(($0, $1)) })
+        try writeDataset(to: folder.path, count: 10, seed: 11, progress: { reported.append(($0, $1)); return true })
         XCTAssertEqual(reported.map(\.0), Array(1...10))
+        // Stopping from the progress callback removes the partial split.
+        let stopped = folder.deletingLastPathComponent().appendingPathComponent("stopped")
+        XCTAssertThrowsError(try writeDataset(to: stopped.path, count: 10, seed: 11, progress: { done, _ in done < 4 })) {
+            XCTAssertEqual($0 as? DatasetError, .cancelled)
+        }
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder.deletingLastPathComponent().path), ["train"],
                        "no temporary folder is left behind")
         let generator = try SceneGenerator(seed: 11)

@@ -1,0 +1,188 @@
+import Foundation
+import XCTest
+
+/// The built `gradcam` executable, run end to end on real files; what it
+/// writes is read back (with numpy where Python has it).
+final class CommandTests: XCTestCase {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let fixtures = repository.appendingPathComponent("Tests/ModelsTests/Fixtures")
+    static let images = repository.appendingPathComponent("Tests/ImagingTests/Fixtures")
+    var scratch: URL!
+
+    override func setUpWithError() throws {
+        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("command-\(UUID())")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() { try? FileManager.default.removeItem(at: scratch) }
+
+    /// The executable beside the test bundle.
+    static var executable: URL {
+        var dir = Bundle(for: CommandTests.self).bundleURL
+        while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("gradcam").path) && dir.path != "/" {
+            dir = dir.deletingLastPathComponent()
+        }
+        return dir.appendingPathComponent("gradcam")
+    }
+
+    struct Run { let status: Int32; let stdout: String; let stderr: String }
+
+    @discardableResult
+    func gradcam(_ arguments: [String], environment: [String: String] = [:]) throws -> Run {
+        let process = Process()
+        process.executableURL = Self.executable
+        process.arguments = arguments
+        process.currentDirectoryURL = scratch
+        var env = ProcessInfo.processInfo.environment
+        env["NO_COLOR"] = "1"
+        env["GRADCAM_MODELS"] = scratch.appendingPathComponent("no-models").path
+        for (k, v) in environment { env[k] = v }
+        process.environment = env
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Run(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
+                   stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    func model(_ name: String) -> String { Self.fixtures.appendingPathComponent(name).path }
+    var image: String { Self.images.appendingPathComponent("rgb.jpg").path }
+
+    func testCaptionExportIsComplete() throws {
+        let out = scratch.appendingPathComponent("caption out").path  // a space in the name
+        let run = try gradcam(["caption", image, "--model", model("captioner-vgg-fc7"), "--out", out, "--beam", "2"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertTrue(run.stdout.contains("report: \(out)/report.html"), run.stdout)
+        let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/manifest.json"))) as! [String: Any]
+        XCTAssertEqual(manifest["format"] as? String, "gradcam-export/1")
+        XCTAssertEqual(manifest["task"] as? String, "captioning")
+        XCTAssertEqual(manifest["layer"] as? String, "backbone.features.4")
+        XCTAssertEqual(manifest["score"] as? String, "logprob")
+        XCTAssertEqual((manifest["beam"] as? [String: Any])?["size"] as? Int, 2)
+        let tokens = manifest["tokens"] as! [[String: Any]]
+        for name in ["raw.npy", "cams.npy", "sheet.png", "report.html"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/" + name), name)
+        }
+        for t in tokens { XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/" + (t["overlay"] as! String))) }
+        try checkWithNumpy(out + "/cams.npy", shape: [tokens.count, 32, 32])
+        // The same command again refuses to overwrite, and --force replaces.
+        let again = try gradcam(["caption", image, "--model", model("captioner-vgg-fc7"), "--out", out])
+        XCTAssertEqual(again.status, 1)
+        XCTAssertTrue(again.stderr.contains("exists"), again.stderr)
+        XCTAssertEqual(try gradcam(["caption", image, "--model", model("captioner-vgg-fc7"), "--out", out, "--force"]).status, 0)
+    }
+
+    func testGivenCaptionWithUnknownWordsWarnsAndJSONPrintsTheManifest() throws {
+        let run = try gradcam(["caption", image, "--model", model("captioner-vgg-fc7"), "--caption", "A red Zebra", "--json"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertTrue(run.stderr.contains("zebra"), run.stderr)
+        let manifest = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as! [String: Any]
+        XCTAssertNil(manifest["beam"])
+        XCTAssertEqual((manifest["tokens"] as! [[String: Any]]).map { $0["token"] as! String }, ["a", "red", "<unk>"])
+    }
+
+    func testVQAAndClassify() throws {
+        let vqa = try gradcam(["vqa", image, "--model", model("vqa-hidden"), "--question", "What color is the circle?", "--top", "2",
+                               "--out", scratch.appendingPathComponent("v").path])
+        XCTAssertEqual(vqa.status, 0, vqa.stderr)
+        XCTAssertTrue(vqa.stdout.contains("%"), vqa.stdout)
+        let m = try JSONSerialization.jsonObject(with: Data(contentsOf: scratch.appendingPathComponent("v/manifest.json"))) as! [String: Any]
+        XCTAssertEqual((m["tokens"] as! [[String: Any]]).count, 2)
+        XCTAssertNotNil(m["question"])
+        let unknown = try gradcam(["vqa", image, "--model", model("vqa-hidden"), "--question", "🙂 zzz qqq"])
+        XCTAssertEqual(unknown.status, 0, unknown.stderr)
+        XCTAssertTrue(unknown.stderr.contains("<unk>"), unknown.stderr)
+        let wrong = try gradcam(["vqa", image, "--model", model("vqa-hidden"), "--question", "what?", "--answer", "bleu"])
+        XCTAssertEqual(wrong.status, 1)
+        XCTAssertTrue(wrong.stderr.contains("\"blue\""), wrong.stderr)
+        let classify = try gradcam(["classify", image, "--model", model("classifier-resnet18"), "--top", "3", "--method", "gradcam++"])
+        XCTAssertEqual(classify.status, 0, classify.stderr)
+        XCTAssertEqual(classify.stdout.split(separator: "\n").count, 3, classify.stdout)
+    }
+
+    /// Every user error: its exit code, a fragment of its message, and nothing written.
+    func testBadInputs() throws {
+        let out = scratch.appendingPathComponent("never").path
+        let garbage = scratch.appendingPathComponent("garbage.jpg").path
+        try Data("this is not an image".utf8).write(to: URL(fileURLWithPath: garbage))
+        let cases: [([String], Int32, String)] = [
+            (["caption", "/no/such.png", "--model", model("captioner-vgg-fc7"), "--out", out], 1, "/no/such.png"),
+            (["caption", Self.images.path, "--model", model("captioner-vgg-fc7"), "--out", out], 1, "directory"),
+            (["caption", garbage, "--model", model("captioner-vgg-fc7"), "--out", out], 1, "not a JPEG or PNG"),
+            (["caption", image, "--model", model("vqa-flat"), "--out", out], 1, "vqa model"),
+            (["caption", image, "--model", model("captioner-vgg-fc7"), "--beam", "0"], 64, "--beam"),
+            (["caption", image, "--model", model("captioner-vgg-fc7"), "--method", "magic"], 64, "gradcam++"),
+            (["caption", image, "--model", model("captioner-vgg-fc7"), "--layer", "backbone.features.44", "--out", out], 1, "backbone.features.4"),
+            (["caption", image, "--model", model("captioner-vgg-fc7"), "--layer", "lstm", "--out", out], 1, "not computed from the image"),
+            (["vqa", image, "--model", model("vqa-flat"), "--question", "what?", "--top", "0"], 64, "--top"),
+            (["vqa", image, "--model", model("vqa-flat"), "--question", "... !!", "--out", out], 1, "no words"),
+            (["classify", image, "--model", model("classifier-vgg"), "--class", "zebra"], 1, "class0"),
+            (["export", "--model", model("classifier-vgg"), "--images", Self.images.path, "--out", out, "--shard", "3/2"], 64, "--shard"),
+            (["caption", image], 1, "shipped model"),
+            (["caption", image, "--model", scratch.path], 1, "config.json"),
+            (["caption", image, "--model", model("captioner-vgg-fc7"), "--alpha", "2"], 64, "--alpha"),
+        ]
+        for (arguments, status, fragment) in cases {
+            let run = try gradcam(arguments)
+            XCTAssertEqual(run.status, status, "\(arguments): \(run.stderr)")
+            XCTAssertTrue(run.stderr.contains(fragment), "\(arguments): «\(run.stderr)» lacks «\(fragment)»")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out), "\(arguments) wrote \(out)")
+        }
+        // No temporary folders were left beside the output.
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: scratch.path).filter { $0.hasPrefix(".") }
+        XCTAssertEqual(leftovers, [])
+    }
+
+    func testBatchExportShardsAndResumes() throws {
+        let images = scratch.appendingPathComponent("imgs")
+        try FileManager.default.createDirectory(at: images, withIntermediateDirectories: true)
+        for name in ["rgb.jpg", "grey.jpg", "rgba.png", "palette.png"] {
+            try FileManager.default.copyItem(at: Self.images.appendingPathComponent(name), to: images.appendingPathComponent(name))
+        }
+        let out = scratch.appendingPathComponent("batch").path
+        let first = try gradcam(["export", "--model", model("classifier-vgg"), "--images", images.path, "--out", out, "--shard", "0/2"])
+        XCTAssertEqual(first.status, 0, first.stderr)
+        // Sorted by name, items 0 and 2 (grey.jpg, rgb.jpg) are shard 0 of 2.
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out).sorted(), ["grey", "rgb"])
+        let refused = try gradcam(["export", "--model", model("classifier-vgg"), "--images", images.path, "--out", out])
+        XCTAssertEqual(refused.status, 1)
+        let rest = try gradcam(["export", "--model", model("classifier-vgg"), "--images", images.path, "--out", out, "--resume"])
+        XCTAssertEqual(rest.status, 0, rest.stderr)
+        XCTAssertTrue(rest.stdout.contains("2 already complete"), rest.stdout)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out).sorted(), ["grey", "palette", "rgb", "rgba"])
+    }
+
+    func testLayersAndModels() throws {
+        let layers = try gradcam(["layers", model("captioner-resnet-2layer")])
+        XCTAssertEqual(layers.status, 0, layers.stderr)
+        XCTAssertTrue(layers.stdout.contains("backbone.layer4 "), layers.stdout)
+        XCTAssertTrue(layers.stdout.contains("[1, 32, 2, 2] *"), layers.stdout)
+        let models = try gradcam(["models", model("vqa-flat"), "--json"])
+        XCTAssertEqual(models.status, 0, models.stderr)
+        XCTAssertTrue(models.stdout.contains("\"task\" : \"vqa\""), models.stdout)
+        XCTAssertEqual(try gradcam(["--version"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines), "0.1.0")
+    }
+
+    /// numpy reads the file as it is: shape, dtype and finite values.
+    func checkWithNumpy(_ path: String, shape: [Int]) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", "-c", """
+            import sys
+            try:
+                import numpy
+            except ImportError:
+                sys.exit(3)
+            a = numpy.load(sys.argv[1])
+            assert a.dtype == numpy.float32 and list(a.shape) == \(shape), (a.dtype, a.shape)
+            assert numpy.isfinite(a).all() and a.min() >= 0 and a.max() <= 1
+            """, path]
+        try p.run()
+        p.waitUntilExit()
+        if p.terminationStatus == 3 { print("skipped: numpy is not installed"); return }
+        XCTAssertEqual(p.terminationStatus, 0, "numpy could not read \(path) as expected")
+    }
+}
