@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs the Debian packages gradcam needs, when they are missing.
+# Installs the Debian packages gradcam needs, when they are missing: the native
+# libraries, and chromium for the browser test of report.html.
 set -euo pipefail
-packages=(libopenblas-dev libjpeg-dev libutf8proc-dev libpng-dev pkg-config)
+packages=(libopenblas-dev libjpeg-dev libutf8proc-dev libpng-dev pkg-config chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
