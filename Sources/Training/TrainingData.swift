@@ -1,6 +1,7 @@
 import Foundation
 import Models
 import ShapesWorld
+import Tensor
 import Text
 
 /// What `gradcam train` trains.
@@ -85,5 +86,35 @@ public enum TrainingData {
             return ([try Vocabulary(tokens: labels.categories, source: "labels")],
                     entries.map { Example(imagePath: $0.image.path, target: .label($0.classIndex)) })
         }
+    }
+}
+
+extension TaskModel {
+    /// Copies the convolutional backbone of another model directory into this
+    /// model (transfer learning, as neuraltalk2 starts from an ImageNet VGG):
+    /// every tensor whose name without the `backbone.` prefix and whose shape
+    /// match; classifier heads are left alone. Returns how many were copied.
+    public func initializeBackbone(from source: ModelDirectory) throws -> Int {
+        func backboneName(_ name: String) -> String? {
+            let key = name.hasPrefix("backbone.") ? String(name.dropFirst(9)) : name
+            let isHead = key.hasPrefix("classifier.") || key.hasPrefix("fc.")
+            if case .classification = self { return isHead ? nil : key }
+            return name.hasPrefix("backbone.") && !isHead ? key : nil
+        }
+        var theirs: [String: Tensor] = [:]
+        for (name, t) in source.model.root.stateDict() {
+            let key = name.hasPrefix("backbone.") ? String(name.dropFirst(9)) : name
+            theirs[key] = t
+        }
+        var copied = 0
+        for (name, parameter) in root.namedParameters() {
+            guard let key = backboneName(name), let t = theirs[key], t.shape == parameter.value.shape else { continue }
+            parameter.value = t
+            copied += 1
+        }
+        guard copied > 0 else {
+            throw TrainingError("\(source.path) has no backbone tensors with this model's names and shapes")
+        }
+        return copied
     }
 }

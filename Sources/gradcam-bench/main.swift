@@ -1,129 +1,194 @@
-// gradcam-bench: the benchmark suite. Run in a release build:
-//     swift run -c release gradcam-bench [--quick]
+// gradcam-bench: the benchmark suite. Run in a release build (`make bench`):
+//     gradcam-bench [--quick] [--scenario NAME]... [--pytorch | --no-pytorch]
+//                   [--models DIR] [--json FILE] [--markdown FILE] [--list]
 // Every figure is reported beside a yardstick measured in the same run (the
-// sgemm peak), because the machines are shared and noisy.
+// sgemm peak, and PyTorch when it is installed), because the machines are
+// shared and noisy. Each scenario variant runs in its own process, so that
+// its peak memory is its own; scripts/bench_pytorch.py runs the same
+// scenarios in PyTorch on the same weights and inputs and checks the outputs.
 
-import Explain
 import Foundation
-import Models
-import NN
-import Tensor
-import Text
 
-let quick = CommandLine.arguments.contains("--quick")
-let repeats = quick ? 3 : 5
-
-func seconds(_ body: () -> Void) -> Double {
-    let start = DispatchTime.now().uptimeNanoseconds
-    body()
-    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+struct Options {
+    var quick = false
+    var scenarios: [String] = []
+    /// nil: use PyTorch when `python3 -c "import torch"` works.
+    var pytorch: Bool?
+    var models: String?
+    var json: String?
+    var markdown: String?
+    var script: String?
+    var child: (scenario: String, variant: String)?
 }
 
-func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
-
-/// Median wall time in seconds of `repeats` runs after one warm-up.
-func measure(_ body: () -> Void) -> Double {
-    body()
-    return median((0..<repeats).map { _ in seconds(body) })
-}
-
-/// Median times of two bodies run alternately, so both see the same machine load.
-func measureSideBySide(_ first: () -> Void, _ second: () -> Void) -> (Double, Double) {
-    first(); second()
-    var a: [Double] = [], b: [Double] = []
-    for _ in 0..<repeats {
-        a.append(seconds(first))
-        b.append(seconds(second))
+func parseOptions() throws -> Options {
+    var o = Options()
+    var args = CommandLine.arguments.dropFirst()
+    func value(_ flag: String) throws -> String {
+        guard let v = args.popFirst() else { throw BenchError("\(flag) needs a value") }
+        return v
     }
-    return (median(a), median(b))
-}
-
-func peakMemoryMB() -> Double {
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    return Double(usage.ru_maxrss) / 1024
-}
-
-func row(_ name: String, _ seconds: Double, gflops: Double? = nil, ratio: Double? = nil) {
-    let g = gflops.map { String(format: "%8.1f", $0) } ?? "       -"
-    let r = ratio.map { String(format: "%6.0f%%", $0 * 100) } ?? "      -"
-    print(String(format: "%-44@ %9.2f ms %@ GFLOP/s %@", name as NSString, seconds * 1e3, g, r))
-}
-
-var rng = SeededGenerator(seed: 1)
-
-// The yardstick: sgemm on large square products; the best of them is the peak.
-print("gradcam-bench — median of \(repeats) after warm-up; ratio = GFLOP/s ÷ sgemm 1024³ timed alternately with it")
-print(String(repeating: "-", count: 84))
-var peak = 0.0
-for n in [1024, 2048] {
-    let a = Tensor.randn([n, n], using: &rng), b = Tensor.randn([n, n], using: &rng)
-    let t = measure { _ = a.matmul(b) }
-    let g = 2 * Double(n * n * n) / t / 1e9
-    peak = max(peak, g)
-    row("sgemm \(n)×\(n)×\(n)", t, gflops: g)
-}
-row("sgemm peak (the yardstick)", 0, gflops: peak, ratio: 1)
-let yardstickA = Tensor.randn([1024, 1024], using: &rng), yardstickB = Tensor.randn([1024, 1024], using: &rng)
-let yardstickFlops = 2.0 * 1024 * 1024 * 1024
-
-// conv2d forward at 224×224 input, batch 1, on the layer shapes of VGG-16 and ResNet-50.
-struct ConvShape { let name: String; let c: Int; let o: Int; let size: Int; let k: Int; let stride: Int; let pad: Int }
-let convs = [
-    ConvShape(name: "vgg16 conv1_2  64→64   224² 3×3", c: 64, o: 64, size: 224, k: 3, stride: 1, pad: 1),
-    ConvShape(name: "vgg16 conv2_2 128→128  112² 3×3", c: 128, o: 128, size: 112, k: 3, stride: 1, pad: 1),
-    ConvShape(name: "vgg16 conv3_2 256→256   56² 3×3", c: 256, o: 256, size: 56, k: 3, stride: 1, pad: 1),
-    ConvShape(name: "vgg16 conv4_2 512→512   28² 3×3", c: 512, o: 512, size: 28, k: 3, stride: 1, pad: 1),
-    ConvShape(name: "vgg16 conv5_2 512→512   14² 3×3", c: 512, o: 512, size: 14, k: 3, stride: 1, pad: 1),
-    ConvShape(name: "resnet50 conv1  3→64   224² 7×7 s2", c: 3, o: 64, size: 224, k: 7, stride: 2, pad: 3),
-    ConvShape(name: "resnet50 layer1 64→256  56² 1×1", c: 64, o: 256, size: 56, k: 1, stride: 1, pad: 0),
-    ConvShape(name: "resnet50 layer1 64→64   56² 3×3", c: 64, o: 64, size: 56, k: 3, stride: 1, pad: 1),
-    ConvShape(name: "resnet50 layer2 128→128 56² 3×3 s2", c: 128, o: 128, size: 56, k: 3, stride: 2, pad: 1),
-    ConvShape(name: "resnet50 layer3 256→256 14² 3×3", c: 256, o: 256, size: 14, k: 3, stride: 1, pad: 1),
-    ConvShape(name: "resnet50 layer4 2048→512 7² 1×1", c: 2048, o: 512, size: 7, k: 1, stride: 1, pad: 0),
-    ConvShape(name: "resnet50 layer4 512→512  7² 3×3", c: 512, o: 512, size: 7, k: 3, stride: 1, pad: 1),
-]
-var vggDeepRatios: [Double] = []
-for s in convs {
-    let x = Tensor.randn([1, s.c, s.size, s.size], using: &rng)
-    let w = Tensor.randn([s.o, s.c, s.k, s.k], std: 0.05, using: &rng)
-    let bias = Tensor.randn([s.o], using: &rng)
-    let out = (s.size + 2 * s.pad - s.k) / s.stride + 1
-    let flops = 2 * Double(s.o * s.c * s.k * s.k * out * out)
-    // The yardstick product is timed alternately with the convolution, so a
-    // busy neighbour slows both alike.
-    let (t, tGemm) = measureSideBySide({ _ = x.conv2d(weight: w, bias: bias, stride: s.stride, padding: s.pad) },
-                                       { _ = yardstickA.matmul(yardstickB) })
-    let g = flops / t / 1e9, localPeak = yardstickFlops / tGemm / 1e9
-    row("conv2d " + s.name, t, gflops: g, ratio: g / localPeak)
-    if s.name.hasPrefix("vgg16 conv3") || s.name.hasPrefix("vgg16 conv4") || s.name.hasPrefix("vgg16 conv5") {
-        vggDeepRatios.append(g / localPeak)
+    while let a = args.popFirst() {
+        switch a {
+        case "--quick": o.quick = true
+        case "--scenario": o.scenarios += try value(a).split(separator: ",").map(String.init)
+        case "--pytorch": o.pytorch = true
+        case "--no-pytorch": o.pytorch = false
+        case "--models": o.models = try value(a)
+        case "--json": o.json = try value(a)
+        case "--markdown": o.markdown = try value(a)
+        case "--script": o.script = try value(a)
+        case "--child": o.child = (try value(a), try value(a))
+        case "--list":
+            for s in scenarios { print(s.name.padding(toLength: 18, withPad: " ", startingAt: 0), s.title) }
+            exit(0)
+        case "-h", "--help":
+            print("""
+                usage: gradcam-bench [--quick] [--scenario NAME[,NAME]]... [--pytorch | --no-pytorch]
+                                     [--models DIR] [--json FILE] [--markdown FILE] [--list]
+                  --quick        fewer repeats and conv shapes (about 2 minutes)
+                  --scenario     run only these scenarios (see --list); repeatable
+                  --pytorch      require PyTorch (scripts/bench_pytorch.py); default: use it when installed
+                  --no-pytorch   our side only
+                  --models DIR   keep the model directories, inputs and outputs in DIR (reused next time)
+                  --json FILE    write every run's raw result
+                  --markdown FILE  write the result table as Markdown
+                """)
+            exit(0)
+        default: throw BenchError("unknown argument \(a) (see --help)")
+        }
     }
+    let known = Set(scenarios.map(\.name))
+    for s in o.scenarios where !known.contains(s) {
+        throw BenchError("unknown scenario \(s); scenarios: \(scenarios.map(\.name).joined(separator: ", "))")
+    }
+    return o
 }
-print(String(repeating: "-", count: 84))
-print(String(format: "VGG-16 conv3–conv5 forward: %.0f%% of the sgemm peak (target ≥ 60%%)",
-             vggDeepRatios.reduce(0, +) / Double(vggDeepRatios.count) * 100))
-print(String(format: "peak memory: %.0f MB", peakMemoryMB()))
 
-// Whole networks at 224×224, batch 1: forward, and classification Grad-CAM of the top class.
-print(String(repeating: "-", count: 84))
-func classifierConfig(_ arch: String, layer: String) -> ModelConfig {
-    try! ModelConfig.parse(Data("""
-        {"format": "gradcam-model/1", "task": "classification",
-         "input": {"width": 224, "height": 224, "resize": "stretch", "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]},
-         "backbone": {"arch": "\(arch)"}, "explain_layer": "\(layer)"}
-        """.utf8), file: "bench")
+/// Runs a command, echoing its stderr, and returns the RESULT lines of its stdout.
+func runCollecting(_ executable: String, _ arguments: [String]) -> (results: [RunResult], status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = FileHandle.standardError
+    do { try process.run() } catch {
+        return ([], -1, "cannot run \(executable): \(error)")
+    }
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    let text = String(decoding: data, as: UTF8.self)
+    let results = text.split(separator: "\n").compactMap(RunResult.parse)
+    return (results, process.terminationStatus, text)
 }
-let classes = try! Vocabulary(tokens: (0..<1000).map { "class\($0)" })
-for (arch, layer) in [("resnet50", "layer4"), ("vgg16", "features.29")] {
-    let config = classifierConfig(arch, layer: layer)
-    guard case let .classification(model, names) = ModelDirectory.build(config, [classes], initializer: .random(seed: 1)) else { continue }
-    let x = Tensor.randn([1, 3, 224, 224], using: &rng)
-    let tForward = measure { _ = model.logits(x, ForwardContext()) }
-    row("\(arch) forward 224²", tForward)
-    let explainer = try! Explainer(root: model.network, defaultLayer: layer, options: ExplainOptions())
-    let targets = TargetSet.classes(model, names: names, ids: [0], kind: .logit)
-    let tCam = measure { _ = try! explainer.explain(targets, image: x) }
-    row("\(arch) Grad-CAM (top class)", tCam)
+
+func which(_ name: String) -> String? {
+    for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":") {
+        let p = "\(dir)/\(name)"
+        if FileManager.default.isExecutableFile(atPath: p) { return p }
+    }
+    return nil
 }
-print(String(format: "peak memory: %.0f MB", peakMemoryMB()))
+
+func pytorchScript(_ o: Options) -> String? {
+    if let s = o.script { return s }
+    let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+    let candidates = [FileManager.default.currentDirectoryPath + "/scripts/bench_pytorch.py",
+                      exe.deletingLastPathComponent().appendingPathComponent("../../scripts/bench_pytorch.py").standardized.path,
+                      exe.deletingLastPathComponent().appendingPathComponent("../../../scripts/bench_pytorch.py").standardized.path]
+    return candidates.first { FileManager.default.fileExists(atPath: $0) }
+}
+
+func main() throws {
+    let o = try parseOptions()
+    let p = Protocol(quick: o.quick)
+
+    if let (name, variant) = o.child {
+        guard let s = scenarios.first(where: { $0.name == name }) else { throw BenchError("unknown scenario \(name)") }
+        guard let dir = o.models else { throw BenchError("--child needs --models") }
+        var result: RunResult
+        do {
+            result = try s.run(Bench(ws: Workspace(dir: dir), p: p), variant)
+        } catch {
+            result = RunResult(scenario: name, variant: variant)
+            result.error = "\(error)"
+        }
+        print(result.line)
+        return
+    }
+
+    let selected = o.scenarios.isEmpty ? scenarios : scenarios.filter { o.scenarios.contains($0.name) }
+    let temporary = o.models == nil
+    let dir = o.models ?? NSTemporaryDirectory() + "gradcam-bench-\(getpid())"
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    defer { if temporary { try? FileManager.default.removeItem(atPath: dir) } }
+    let ws = Workspace(dir: dir)
+
+    // PyTorch: by default when it imports; required with --pytorch.
+    var python: String?, script: String?
+    if o.pytorch != false, selected.contains(where: \.pytorch) {
+        let py = which("python3")
+        let works = py.map { runCollecting($0, ["-c", "import torch, safetensors"]).status == 0 } ?? false
+        script = pytorchScript(o)
+        if works, script != nil {
+            python = py
+        } else if o.pytorch == true {
+            throw BenchError(works ? "scripts/bench_pytorch.py not found (run from the repository root or pass --script)"
+                                   : "--pytorch: python3 cannot import torch and safetensors")
+        } else {
+            log("PyTorch not available: our side only")
+        }
+    }
+
+    log("working directory \(dir)\(temporary ? " (temporary)" : "")")
+    try ws.prepareInputs()
+    for spec in ModelSpec.allCases where selected.contains(where: { $0.models.contains(spec) }) {
+        try ws.prepare(spec)
+    }
+
+    let me = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+    var all: [RunResult] = []
+    let start = Date()
+    for s in selected {
+        for v in s.variants {
+            log("\(s.name) / \(v) …")
+            let run = runCollecting(me, ["--child", s.name, v, "--models", dir] + (o.quick ? ["--quick"] : []))
+            if run.results.isEmpty {
+                var r = RunResult(scenario: s.name, variant: v)
+                r.error = "the child process exited with status \(run.status) and no result"
+                all.append(r)
+            }
+            all += run.results
+        }
+        if s.pytorch, let python, let script {
+            log("\(s.name) / PyTorch …")
+            let run = runCollecting(python, [script, "--models", dir, "--scenario", s.name] + (o.quick ? ["--quick"] : []))
+            if run.results.isEmpty {
+                var r = RunResult(scenario: s.name, variant: "?", side: "pytorch")
+                r.error = "bench_pytorch.py exited with status \(run.status) and no result"
+                all.append(r)
+            }
+            all += run.results
+        }
+        for r in all where r.scenario == s.name {
+            if let e = r.error { log("\(s.name) / \(r.side) \(r.variant): ERROR \(e)") }
+            if let c = r.check, c.hasPrefix("FAIL") { log("\(s.name) / \(r.side) \(r.variant): \(c)") }
+        }
+    }
+    let report = Report(results: all, protocol: p, pytorch: python != nil, elapsed: Date().timeIntervalSince(start))
+    print(report.text())
+    if let path = o.json {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(all).write(to: URL(fileURLWithPath: path))
+    }
+    if let path = o.markdown { try report.markdown().write(toFile: path, atomically: true, encoding: .utf8) }
+}
+
+do {
+    try main()
+} catch {
+    log("error: \(error)")
+    exit(1)
+}

@@ -88,6 +88,8 @@ struct Train: ParsableCommand {
     @Option(help: "Use only the first N images (for quick checks).") var limit: Int?
     @Option(help: "Captioner: train only on reference captions of these ShapesWorld forms (comma-separated: list, count, relation, total).")
     var captionForms: String?
+    @Option(help: "Start the backbone from this model directory's (transfer learning; same architecture).")
+    var initFrom: String?
     @Flag(help: "Continue from the last epoch saved in --out.") var resume = false
     @Flag(help: "No progress bar.") var quiet = false
 
@@ -109,6 +111,10 @@ struct Train: ParsableCommand {
             throw CLIError("\(out) exists; use --resume to continue its training or choose another --out")
         }
         let model = ModelDirectory.build(modelConfig, vocabularies, initializer: .random(seed: seed))
+        if let initFrom {
+            let copied = try model.initializeBackbone(from: try loadModel(initFrom, task: ""))
+            if !quiet { print("backbone: \(copied) tensors from \(initFrom)") }
+        }
         var options = TrainingOptions()
         options.epochs = epochs
         options.batchSize = batchSize
@@ -128,6 +134,7 @@ struct Train: ParsableCommand {
                     print(String(format: "epoch %d/%d  loss %.4f  accuracy %.4f  lr %.2e  %@ elapsed, ETA %@",
                                  p.epoch, p.epochs, p.loss, p.accuracy, p.learningRate,
                                  Terminal.duration(p.elapsed), Terminal.duration(p.eta)))
+                    fflush(stdout)  // epoch lines appear as they happen in a log file too
                 }
             }
         } }

@@ -138,4 +138,17 @@ final class TrainingTests: XCTestCase {
         XCTAssertEqual(clipGradientNorm(&grads, maxNorm: 1), 5)
         XCTAssertEqual(grads[0].values[0], 0.6, accuracy: 1e-5)
     }
+
+    func testBackboneTransferCopiesFeaturesOnly() throws {
+        let config = try classifierConfig()
+        let source = try newModel(config)
+        let out = dir.appendingPathComponent("source").path
+        try ModelDirectory.save(config: config, model: source, to: out)
+        let target = ModelDirectory.build(config, [try Vocabulary(tokens: ["red", "blue"])], initializer: .random(seed: 99))
+        let copied = try target.initializeBackbone(from: try ModelDirectory(path: out))
+        let a = source.root.stateDict(), b = target.root.stateDict()
+        XCTAssertEqual(copied, a.keys.filter { $0.hasPrefix("features.") }.count)
+        XCTAssertEqual(a["features.0.weight"]!.values, b["features.0.weight"]!.values)
+        XCTAssertNotEqual(a["classifier.0.weight"]!.values, b["classifier.0.weight"]!.values)
+    }
 }

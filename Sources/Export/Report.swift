@@ -1,0 +1,225 @@
+import Explain
+import Foundation
+
+/// `report.html`: one self-contained page. The overlays are inlined as
+/// base64 data URIs and a Content-Security-Policy forbids every other
+/// source, so the page works offline, from an e-mail or a CI artifact.
+///
+/// Each entry is a `<button>` (focusable, so the page works from the
+/// keyboard); clicking, hovering or focusing it shows its map (one hidden
+/// `<figure>` per entry) and its values. Images in the document delay the
+/// `load` event, so when it fires every map has decoded: opening the page
+/// with `#selftest` then clicks every button, checks that exactly its map is
+/// visible at the original image size and its score is shown, and writes
+/// `SELFTEST PASS n` or `SELFTEST FAIL reason` into `<pre id=selftest>`,
+/// all synchronously. Script errors, rejected promises, `console.error`,
+/// failed images and blocked resources make it fail. The browser test reads
+/// that line; a person never sees it.
+func reportHTML(_ doc: ExportDocument, overlays: [[UInt8]]) -> String {
+    let e = doc.explanation
+    let title = doc.text.map { "gradcam: " + $0 } ?? "gradcam: \(doc.task.rawValue)"
+    var html = """
+    <!DOCTYPE html>
+    <html lang="en">
+    <head>
+    <meta charset="utf-8">
+    <meta name="viewport" content="width=device-width, initial-scale=1">
+    <meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'">
+    <title>\(escapeHTML(title))</title>
+    <script>\(selftest)</script>
+    <style>\(style)</style>
+    </head>
+    <body>
+    <h1>Grad-CAM explanation: \(escapeHTML(doc.task.rawValue))</h1>
+
+    """
+    if let question = doc.question {
+        let words = question.tokens.map { token in
+            token.unknown
+                ? "<span class=\"unk\" title=\"not in the vocabulary: read as &lt;unk&gt;\">\(escapeHTML(token.token))</span>"
+                : escapeHTML(token.token)
+        }
+        html += "<p class=\"question\">question: \(escapeHTML(question.text))"
+        html += question.tokens.isEmpty ? "</p>\n" : " <span class=\"tokens\">(read as: \(words.joined(separator: " ")))</span></p>\n"
+    }
+    let noun: String
+    switch doc.task {
+    case .captioning: noun = "caption"
+    case .vqa: noun = "answers"
+    case .classification: noun = "classes"
+    }
+    if e.entries.isEmpty {
+        let what = doc.task == .captioning ? "empty caption" : "no \(noun)"
+        html += "<p class=\"empty\">\(what): nothing to explain</p>\n"
+    } else {
+        html += "<p class=\"sequence\" role=\"group\" aria-label=\"\(noun)\">\(noun):\n"
+        for (k, entry) in e.entries.enumerated() {
+            html += tokenButton(doc, k, entry) + "\n"
+        }
+        html += "</p>\n<div class=\"view\">\n<div class=\"maps\">\n"
+        for (k, entry) in e.entries.enumerated() {
+            html += "<figure id=\"map-\(k)\" hidden><img src=\"data:image/png;base64,"
+                + Data(overlays[k]).base64EncodedString()
+                + "\" width=\"\(doc.image.width)\" height=\"\(doc.image.height)\" alt=\"map for \(escapeHTML(entry.label))\"></figure>\n"
+        }
+        html += """
+        </div>
+        <dl>
+        <dt>token</dt><dd id="f-token"></dd>
+        <dt>score (\(escapeHTML(doc.score.rawValue)))</dt><dd id="f-score"></dd>
+
+        """
+        if doc.logprobs != nil || doc.probabilities != nil {
+            html += "<dt>\(doc.logprobs != nil ? "log-probability" : "probability")</dt><dd id=\"f-extra\"></dd>\n"
+        }
+        if e.method.hasLayerMap {
+            html += "<dt>map maximum</dt><dd id=\"f-cammax\"></dd>\n"
+            html += "<dt>peak [row, column] at the layer</dt><dd id=\"f-peak\"></dd>\n"
+        }
+        html += "</dl>\n</div>\n"
+    }
+    html += "<h2>Settings</h2>\n<table>\n"
+    for (name, value) in settings(doc) {
+        html += "<tr><th scope=\"row\">\(escapeHTML(name))</th><td>\(escapeHTML(value))</td></tr>\n"
+    }
+    html += "</table>\n<pre id=\"selftest\" hidden></pre>\n<script>\(viewer)</script>\n</body>\n</html>\n"
+    return html
+}
+
+/// The button of entry `k`; its `data-` attributes hold the values the page shows.
+private func tokenButton(_ doc: ExportDocument, _ k: Int, _ entry: Explanation.Entry) -> String {
+    var data: [(String, String)] = [("token", entry.label), ("score", formatted(entry.score))]
+    if let logprobs = doc.logprobs { data.append(("extra", formatted(logprobs[k]))) }
+    if let probabilities = doc.probabilities { data.append(("extra", formatted(probabilities[k]))) }
+    if doc.explanation.method.hasLayerMap {
+        data.append(("cammax", formatted(entry.camMax)))
+        data.append(("peak", "[" + entry.peak.map(String.init).joined(separator: ", ") + "]"))
+    }
+    let attributes = data.map { " data-\($0)=\"\(escapeHTML($1))\"" }.joined()
+    return "<button type=\"button\" class=\"token\" aria-pressed=\"false\" aria-controls=\"map-\(k)\"\(attributes)>"
+        + escapeHTML(entry.label) + "</button>"
+}
+
+/// The settings table's rows: what was explained and how.
+private func settings(_ doc: ExportDocument) -> [(String, String)] {
+    let e = doc.explanation
+    var rows: [(String, String)] = [
+        ("image", "\(doc.imagePath) (\(doc.image.width)×\(doc.image.height))"),
+        ("model", doc.modelPath),
+        ("weights sha256", doc.weightsSHA256),
+        ("method", e.method.rawValue),
+        ("layer", e.layer),
+        ("score", doc.score.rawValue),
+        ("counterfactual", doc.counterfactual ? "yes" : "no"),
+        ("normalize", doc.normalize.rawValue),
+        ("input size (w×h)", "\(e.inputSize.width)×\(e.inputSize.height)"),
+    ]
+    if e.method.hasLayerMap, let size = e.layerSize {
+        rows.append(("layer size (w×h)", "\(size.width)×\(size.height)"))
+    }
+    rows.append(("colormap, alpha", "\(doc.colormap.rawValue), \(doc.alpha)"))
+    if let beam = doc.beam {
+        rows.append(("beam", "hypothesis \(beam.rank) of beam \(beam.size), log-probability \(formatted(beam.logprob))"))
+    }
+    return rows + doc.reportSettings.map { ($0.name, $0.value) }
+}
+
+/// Text for HTML content and double-quoted attributes.
+func escapeHTML(_ text: String) -> String {
+    var out = ""
+    out.reserveCapacity(text.utf8.count)
+    for c in text.unicodeScalars {
+        switch c {
+        case "&": out += "&amp;"
+        case "<": out += "&lt;"
+        case ">": out += "&gt;"
+        case "\"": out += "&quot;"
+        case "'": out += "&#39;"
+        default: out.unicodeScalars.append(c)
+        }
+    }
+    return out
+}
+
+private let style = """
+body { font: 15px/1.5 system-ui, sans-serif; margin: 2em auto; max-width: 60em; padding: 0 1em; color: #222; }
+button.token { font: inherit; margin: 0.1em; padding: 0.1em 0.5em; border: 1px solid #999; border-radius: 4px; background: #f4f4f4; cursor: pointer; }
+button.token[aria-pressed="true"] { background: #222; color: #fff; border-color: #222; }
+button.token:focus-visible { outline: 3px solid #e80; outline-offset: 1px; }
+.view { display: flex; flex-wrap: wrap; gap: 1.5em; align-items: flex-start; margin: 1em 0; }
+.view figure { margin: 0; } .view img { max-width: 100%; height: auto; border: 1px solid #ccc; }
+dl { display: grid; grid-template-columns: auto auto; gap: 0.2em 1em; margin: 0; }
+dt { color: #666; } dd { margin: 0; font-variant-numeric: tabular-nums; }
+.unk { text-decoration: underline dotted; color: #a00; }
+table { border-collapse: collapse; } th, td { text-align: left; padding: 0.2em 1em 0.2em 0; vertical-align: top; }
+th { color: #666; font-weight: normal; } td { word-break: break-all; }
+"""
+
+/// Installed first, in <head>, so errors anywhere later are recorded; the
+/// self-test runs on `load`, after the viewer's script whether it ran or not.
+private let selftest = """
+(function () {
+  "use strict";
+  var errors = [];
+  window.addEventListener("error", function (e) { errors.push("error: " + (e.message || (e.target && e.target.tagName + " failed to load"))); }, true);
+  window.addEventListener("unhandledrejection", function (e) { errors.push("unhandled rejection: " + e.reason); });
+  document.addEventListener("securitypolicyviolation", function (e) { errors.push("blocked " + e.blockedURI + " by " + e.violatedDirective); });
+  var consoleError = console.error;
+  console.error = function () { errors.push("console.error: " + Array.prototype.join.call(arguments, " ")); consoleError.apply(console, arguments); };
+
+  function run() {
+    var out = document.getElementById("selftest");
+    var buttons = Array.prototype.slice.call(document.querySelectorAll("button.token"));
+    var figures = Array.prototype.slice.call(document.querySelectorAll("figure"));
+    var problems = [];
+    buttons.forEach(function (b, i) {
+      b.click();
+      var where = "token " + i + " (" + b.dataset.token + "): ";
+      var figure = document.getElementById(b.getAttribute("aria-controls"));
+      var img = figure && figure.querySelector("img");
+      var shown = figures.filter(function (f) { return !f.hidden; });
+      if (!img || shown.length !== 1 || shown[0] !== figure || img.offsetWidth === 0) {
+        problems.push(where + "its map is not the one shown");
+      } else if (!img.complete || String(img.naturalWidth) !== img.getAttribute("width") ||
+                 String(img.naturalHeight) !== img.getAttribute("height")) {
+        problems.push(where + "its map is " + img.naturalWidth + "x" + img.naturalHeight + ", not the image's size");
+      }
+      if (document.getElementById("f-score").textContent !== b.dataset.score) problems.push(where + "its score is not shown");
+      if (b.getAttribute("aria-pressed") !== "true") problems.push(where + "it is not marked as selected");
+    });
+    problems = problems.concat(errors);
+    out.textContent = problems.length ? "SELFTEST FAIL " + problems.join("; ") : "SELFTEST PASS " + buttons.length;
+    out.hidden = false;
+  }
+  if (location.hash === "#selftest") window.addEventListener("load", run);
+})();
+"""
+
+private let viewer = """
+(function () {
+  "use strict";
+  var buttons = Array.prototype.slice.call(document.querySelectorAll("button.token"));
+  var fields = ["token", "score", "extra", "cammax", "peak"];
+  function show(button) {
+    buttons.forEach(function (b) {
+      var selected = b === button;
+      b.setAttribute("aria-pressed", selected ? "true" : "false");
+      document.getElementById(b.getAttribute("aria-controls")).hidden = !selected;
+    });
+    fields.forEach(function (name) {
+      var field = document.getElementById("f-" + name);
+      if (field) field.textContent = button.dataset[name] || "";
+    });
+  }
+  buttons.forEach(function (b, i) {
+    b.addEventListener("click", function () { show(b); });
+    b.addEventListener("mouseenter", function () { show(b); });
+    b.addEventListener("focus", function () { show(b); });
+    b.addEventListener("keydown", function (e) {
+      var next = e.key === "ArrowRight" ? i + 1 : e.key === "ArrowLeft" ? i - 1 : -1;
+      if (next >= 0 && next < buttons.length) { buttons[next].focus(); e.preventDefault(); }
+    });
+  });
+  if (buttons.length) show(buttons[0]);
+})();
+"""

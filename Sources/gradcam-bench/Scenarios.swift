@@ -1,0 +1,459 @@
+// The scenarios, our side. Each variant runs in its own process (the parent
+// re-executes this binary with --child), loads its model directory, resets the
+// memory high-water mark, times the protocol and returns one RunResult.
+
+import Decoding
+import Explain
+import Export
+import Foundation
+import Imaging
+import Models
+import NN
+import Tensor
+import Text
+
+struct Scenario {
+    let name: String
+    /// What the table calls it.
+    let title: String
+    let models: [ModelSpec]
+    /// Our variants, each in its own process; the first is the headline one.
+    let variants: [String]
+    /// Whether scripts/bench_pytorch.py has this scenario.
+    let pytorch: Bool
+    let run: (Bench, String) throws -> RunResult
+}
+
+struct Bench {
+    let ws: Workspace
+    let p: Protocol
+}
+
+nonisolated(unsafe) let scenarios: [Scenario] = [
+    Scenario(name: "sgemm", title: "sgemm (yardstick)", models: [], variants: ["sgemm"], pytorch: true, run: runSgemm),
+    Scenario(name: "conv", title: "conv2d layer shapes", models: [], variants: ["conv"], pytorch: true, run: runConv),
+    Scenario(name: "resnet50-forward", title: "ResNet-50 forward", models: [.resnet50], variants: ["forward"],
+             pytorch: true) { try runForward($0, .resnet50, $1) },
+    Scenario(name: "vgg16-forward", title: "VGG-16 forward", models: [.vgg16], variants: ["forward"],
+             pytorch: true) { try runForward($0, .vgg16, $1) },
+    Scenario(name: "resnet50-gradcam", title: "ResNet-50 Grad-CAM", models: [.resnet50], variants: ["gradcam"],
+             pytorch: true) { try runClassGradCAM($0, .resnet50, $1) },
+    Scenario(name: "vgg16-gradcam", title: "VGG-16 Grad-CAM", models: [.vgg16], variants: ["gradcam"],
+             pytorch: true) { try runClassGradCAM($0, .vgg16, $1) },
+    Scenario(name: "caption-gradcam", title: "caption per-word Grad-CAM T=16", models: [.captioner],
+             variants: ["one-pass", "aux"], pytorch: true, run: runCaptionGradCAM),
+    Scenario(name: "vqa-gradcam", title: "VQA top-answer Grad-CAM", models: [.vqa], variants: ["gradcam"],
+             pytorch: true, run: runVQAGradCAM),
+    Scenario(name: "caption-guided", title: "caption Guided Grad-CAM T=16", models: [.captioner],
+             variants: ["guided-gradcam", "aux"], pytorch: true, run: runCaptionGuided),
+    Scenario(name: "beam", title: "beam search k=5 vs greedy", models: [.captioner], variants: ["decode"],
+             pytorch: false, run: runBeam),
+    Scenario(name: "load", title: "load ResNet-50 checkpoint", models: [.resnet50], variants: ["load"],
+             pytorch: true, run: runLoad),
+    Scenario(name: "jpeg", title: "12 MP JPEG decode, resize", models: [], variants: ["jpeg"], pytorch: false, run: runJPEG),
+    Scenario(name: "export", title: "export 16 tokens, 640×480", models: [], variants: ["export"], pytorch: false,
+             run: runExport),
+]
+
+// MARK: - helpers
+
+func loadModel(_ b: Bench, _ spec: ModelSpec) throws -> ModelDirectory {
+    try ModelDirectory(path: b.ws.model(spec))
+}
+
+func argmax(_ t: Tensor) -> Int {
+    let v = t.values
+    return v.indices.max { v[$0] < v[$1] || (v[$0] == v[$1] && $0 > $1) }!
+}
+
+struct Targets: Codable { var ids: [Int] }
+
+/// Times `body` under the protocol with the memory high-water mark reset first.
+func measured(_ b: Bench, _ body: () throws -> Void) rethrows -> (times: [Double], peak: Double) {
+    Memory.resetPeak()
+    let times = try measure(b.p, body)
+    return (times, Memory.peakMB())
+}
+
+// MARK: - yardstick and kernels
+
+func runSgemm(_ b: Bench, _ variant: String) throws -> RunResult {
+    var rng = SeededGenerator(seed: 11)
+    var metrics: [String: Double] = [:]
+    var best = 0.0, bestTimes: [Double] = []
+    Memory.resetPeak()
+    for n in [1024, 2048] {
+        let x = Tensor.randn([n, n], using: &rng), y = Tensor.randn([n, n], using: &rng)
+        let ts = measure(b.p) { _ = x.matmul(y) }
+        let g = 2 * pow(Double(n), 3) / median(ts) / 1e9
+        metrics["gflops_\(n)"] = g
+        if g > best { best = g; bestTimes = ts }
+    }
+    metrics["gflops"] = best
+    return RunResult(scenario: "sgemm", variant: variant, times: bestTimes, peak: Memory.peakMB(), metrics: metrics)
+}
+
+struct ConvShape: Codable {
+    let name: String, c: Int, o: Int, size: Int, k: Int, stride: Int, pad: Int, bias: Bool
+    var out: Int { (size + 2 * pad - k) / stride + 1 }
+    var flops: Double { 2 * Double(o * c * k * k * out * out) }
+}
+
+let convShapes = [
+    ConvShape(name: "vgg16 conv1_2 64-64 224 3x3", c: 64, o: 64, size: 224, k: 3, stride: 1, pad: 1, bias: true),
+    ConvShape(name: "vgg16 conv2_2 128-128 112 3x3", c: 128, o: 128, size: 112, k: 3, stride: 1, pad: 1, bias: true),
+    ConvShape(name: "vgg16 conv3_2 256-256 56 3x3", c: 256, o: 256, size: 56, k: 3, stride: 1, pad: 1, bias: true),
+    ConvShape(name: "vgg16 conv4_2 512-512 28 3x3", c: 512, o: 512, size: 28, k: 3, stride: 1, pad: 1, bias: true),
+    ConvShape(name: "vgg16 conv5_2 512-512 14 3x3", c: 512, o: 512, size: 14, k: 3, stride: 1, pad: 1, bias: true),
+    ConvShape(name: "resnet50 conv1 3-64 224 7x7 s2", c: 3, o: 64, size: 224, k: 7, stride: 2, pad: 3, bias: false),
+    ConvShape(name: "resnet50 layer1 64-256 56 1x1", c: 64, o: 256, size: 56, k: 1, stride: 1, pad: 0, bias: false),
+    ConvShape(name: "resnet50 layer1 64-64 56 3x3", c: 64, o: 64, size: 56, k: 3, stride: 1, pad: 1, bias: false),
+    ConvShape(name: "resnet50 layer2 128-128 56 3x3 s2", c: 128, o: 128, size: 56, k: 3, stride: 2, pad: 1, bias: false),
+    ConvShape(name: "resnet50 layer3 256-256 14 3x3", c: 256, o: 256, size: 14, k: 3, stride: 1, pad: 1, bias: false),
+    ConvShape(name: "resnet50 layer3 1024-256 14 1x1", c: 1024, o: 256, size: 14, k: 1, stride: 1, pad: 0, bias: false),
+    ConvShape(name: "resnet50 layer4 2048-512 7 1x1", c: 2048, o: 512, size: 7, k: 1, stride: 1, pad: 0, bias: false),
+    ConvShape(name: "resnet50 layer4 512-512 7 3x3", c: 512, o: 512, size: 7, k: 3, stride: 1, pad: 1, bias: false),
+]
+
+func activeConvShapes(_ quick: Bool) -> [ConvShape] {
+    let few = ["vgg16 conv1_2", "vgg16 conv4_2", "resnet50 layer1 64-64", "resnet50 layer4 512-512"]
+    return quick ? convShapes.filter { s in few.contains { s.name.hasPrefix($0) } } : convShapes
+}
+
+/// Each layer shape timed alternately with a 1024³ sgemm, so a busy neighbour slows both alike.
+func runConv(_ b: Bench, _ variant: String) throws -> RunResult {
+    let shapes = activeConvShapes(b.p.quick)
+    try b.ws.writeJSON(shapes, to: b.ws.out("conv") + "/shapes.json")
+    var rng = SeededGenerator(seed: 12)
+    let ya = Tensor.randn([1024, 1024], using: &rng), yb = Tensor.randn([1024, 1024], using: &rng)
+    var metrics: [String: Double] = [:]
+    var total = 0.0, flops = 0.0
+    Memory.resetPeak()
+    for s in shapes {
+        let x = Tensor.randn([1, s.c, s.size, s.size], using: &rng)
+        let w = Tensor.randn([s.o, s.c, s.k, s.k], std: 0.05, using: &rng)
+        let bias = s.bias ? Tensor.randn([s.o], using: &rng) : nil
+        let (t, tg) = measureAlternately(b.p, { _ = x.conv2d(weight: w, bias: bias, stride: s.stride, padding: s.pad) },
+                                         { _ = ya.matmul(yb) })
+        metrics["ms:" + s.name] = median(t) * 1e3
+        metrics["gflops:" + s.name] = s.flops / median(t) / 1e9
+        metrics["local_sgemm_gflops:" + s.name] = 2 * pow(1024, 3) / median(tg) / 1e9
+        total += median(t)
+        flops += s.flops
+    }
+    metrics["gflops"] = flops / total / 1e9
+    metrics["flops"] = flops
+    var r = RunResult(scenario: "conv", variant: variant, peak: Memory.peakMB(), metrics: metrics)
+    r.median_ms = total * 1e3
+    return r
+}
+
+// MARK: - classification
+
+func classifier(_ dir: ModelDirectory) throws -> (Classifier, Vocabulary) {
+    guard case let .classification(model, classes) = dir.model else { throw BenchError("\(dir.path): not a classifier") }
+    return (model, classes)
+}
+
+func runForward(_ b: Bench, _ spec: ModelSpec, _ variant: String) throws -> RunResult {
+    let name = spec == .resnet50 ? "resnet50-forward" : "vgg16-forward"
+    let (model, _) = try classifier(try loadModel(b, spec))
+    let x = try b.ws.image()
+    let flops = LayerFLOPs(root: model.network) { _ = model.logits(x, $0) }.total
+    var logits: Tensor?
+    let (ts, peak) = measured(b) { logits = model.logits(x, ForwardContext()) }
+    try NPY.write(logits!, to: b.ws.out(name) + "/ours_logits.npy")
+    return RunResult(scenario: name, variant: variant, times: ts, peak: peak,
+                     metrics: ["flops": flops, "gflops": flops / median(ts) / 1e9])
+}
+
+func runClassGradCAM(_ b: Bench, _ spec: ModelSpec, _ variant: String) throws -> RunResult {
+    let name = spec == .resnet50 ? "resnet50-gradcam" : "vgg16-gradcam"
+    let dir = try loadModel(b, spec)
+    let (model, classes) = try classifier(dir)
+    let x = try b.ws.image()
+    let counted = LayerFLOPs(root: model.network) { _ = model.logits(x, $0) }
+    // Forward, then the backward of the part above the layer (input gradients only).
+    let flops = counted.total + counted.above(dir.explainLayer)
+    let top = argmax(model.logits(x, ForwardContext()))
+    try b.ws.writeJSON(Targets(ids: [top]), to: b.ws.out(name) + "/targets.json")
+    let explainer = try Explainer(root: model.network, defaultLayer: dir.explainLayer, options: ExplainOptions())
+    let targets = TargetSet.classes(model, names: classes, ids: [top], kind: .logit)
+    var e: Explanation?
+    let (ts, peak) = try measured(b) { e = try explainer.explain(targets, image: x) }
+    try NPY.write(e!.raw!, to: b.ws.out(name) + "/ours_raw.npy")
+    let tForward = median(measure(b.p) { _ = model.logits(x, ForwardContext()) })
+    return RunResult(scenario: name, variant: variant, times: ts, peak: peak,
+                     metrics: ["flops": flops, "gflops": flops / median(ts) / 1e9, "forward_ms": tForward * 1e3])
+}
+
+// MARK: - captioning
+
+func captioner(_ dir: ModelDirectory) throws -> (Captioner, Vocabulary) {
+    guard case let .captioning(model, vocabulary) = dir.model else { throw BenchError("\(dir.path): not a captioner") }
+    return (model, vocabulary)
+}
+
+func captionFLOPs(_ cap: Captioner, _ x: Tensor, words n: Int) -> CaptionFLOPs {
+    let cnn = LayerFLOPs(root: cap) { _ = cap.imageFeature(x, $0) }.under("backbone.")
+    let f = cap.imageProj.weight.value.shape[1], e = cap.imageProj.weight.value.shape[0]
+    return CaptionFLOPs(cnn: cnn, f: f, e: e, h: cap.lstm.hiddenSize, v: cap.head.weight.value.shape[0], n: n)
+}
+
+/// The explained layer's activation at batch 1, unrecorded.
+func layerActivation(_ cap: Captioner, _ x: Tensor, layer: String) -> Tensor {
+    let ctx = ForwardContext(capturing: [layer])
+    _ = cap.imageFeature(x, ctx)
+    return ctx.captured[layer]!
+}
+
+/// Word log-probabilities [B, n] (row r, word t) from a layer4 activation [B, C, h, w]:
+/// the captioner above the layer, as the Explainer runs it.
+func wordScores(_ cap: Captioner, fromLayer4 a: Tensor, words: [Int]) -> Tensor {
+    let logits = cap.teacherForcedLogits(a.globalAvgPool2d(), words: words, ForwardContext())
+    let rows = logits.shape[0], n = words.count
+    return logits.logSoftmax(axis: 2).reshaped([rows * n, -1]).pick((0..<(rows * n)).map { words[$0 % n] }).reshaped([rows, n])
+}
+
+func runCaptionGradCAM(_ b: Bench, _ variant: String) throws -> RunResult {
+    let name = "caption-gradcam"
+    let dir = try loadModel(b, .captioner)
+    let (cap, vocabulary) = try captioner(dir)
+    let x = try b.ws.image(), words = try b.ws.readInputs().caption, n = words.count
+    let explainer = try Explainer(root: cap, defaultLayer: dir.explainLayer, options: ExplainOptions())
+    let targets = TargetSet.caption(cap, vocabulary: vocabulary, words: words, kind: .logprob)
+    let fl = captionFLOPs(cap, x, words: n)
+    var metrics: [String: Double] = ["flops": fl.required, "flops_executed": fl.executedOnePass]
+    if variant == "one-pass" {
+        var e: Explanation?
+        let (ts, peak) = try measured(b) { e = try explainer.explain(targets, image: x) }
+        try NPY.write(e!.raw!, to: b.ws.out(name) + "/ours_raw.npy")
+        try NPY.write(Tensor(shape: [n], values: e!.entries.map(\.score)), to: b.ws.out(name) + "/ours_scores.npy")
+        metrics["gflops"] = fl.required / median(ts) / 1e9
+        return RunResult(scenario: name, variant: variant, times: ts, peak: peak, metrics: metrics)
+    }
+    // aux: the loop of single-target passes, the forward + decoder-backward baseline, and phases.
+    Memory.resetPeak()
+    let loop = try measure(b.p) {
+        for k in 0..<n { _ = try explainer.explain(targets.selecting([k]), image: x) }
+    }
+    metrics["loop16_ms"] = median(loop) * 1e3
+    let forward = measure(b.p) {
+        _ = cap.teacherForcedLogits(cap.imageFeature(x, ForwardContext()), words: words, ForwardContext()).logSoftmax(axis: 2)
+    }
+    metrics["forward_ms"] = median(forward) * 1e3
+    let cnn = measure(b.p) { _ = cap.imageFeature(x, ForwardContext()) }
+    metrics["phase_cnn_ms"] = median(cnn) * 1e3
+    // The decoder at batch n on n tracked copies of the activation, as the Explainer runs it.
+    let a = layerActivation(cap, x, layer: dir.explainLayer)
+    let copies = Array([n] + a.shape.dropFirst())
+    var tracked = a, scores = a
+    let decoder = measure(b.p) {
+        tracked = a.expanded(to: copies).tracked()
+        scores = wordScores(cap, fromLayer4: tracked, words: words)
+    }
+    metrics["phase_decoder_forward_b16_ms"] = median(decoder) * 1e3
+    let decoder1 = measure(b.p) { _ = wordScores(cap, fromLayer4: a.tracked(), words: words) }
+    metrics["phase_decoder_forward_b1_ms"] = median(decoder1) * 1e3
+    var seed = [Float](repeating: 0, count: n * n)
+    for k in 0..<n { seed[k * n + k] = 1 }
+    let seedTensor = Tensor(shape: [n, n], values: seed)
+    let backward = try measure(b.p) { _ = try gradients(of: scores, withRespectTo: [tracked], seed: seedTensor) }
+    metrics["phase_decoder_backward_b16_ms"] = median(backward) * 1e3
+    // Inside the decoder at batch n: the head over n·n rows and its log-softmax.
+    var rng = SeededGenerator(seed: 99)
+    let hidden = Tensor.randn([n * n, cap.lstm.hiddenSize], using: &rng)
+    let head = measure(b.p) { _ = hidden.linear(weight: cap.head.weight.value, bias: cap.head.bias?.value) }
+    metrics["phase_head_forward_b16_ms"] = median(head) * 1e3
+    let logits = hidden.linear(weight: cap.head.weight.value, bias: cap.head.bias?.value).reshaped([n, n, -1])
+    let lsm = measure(b.p) { _ = logits.logSoftmax(axis: 2) }
+    metrics["phase_log_softmax_b16_ms"] = median(lsm) * 1e3
+    metrics["baseline_ms"] = (median(forward) + median(backward)) * 1e3
+    var r = RunResult(scenario: name, variant: variant, times: loop, peak: Memory.peakMB(), metrics: metrics)
+    r.median_ms = metrics["loop16_ms"]
+    return r
+}
+
+func runCaptionGuided(_ b: Bench, _ variant: String) throws -> RunResult {
+    let name = "caption-guided"
+    let dir = try loadModel(b, .captioner)
+    let (cap, vocabulary) = try captioner(dir)
+    let x = try b.ws.image(), words = try b.ws.readInputs().caption, n = words.count
+    let targets = TargetSet.caption(cap, vocabulary: vocabulary, words: words, kind: .logprob)
+    let fl = captionFLOPs(cap, x, words: n)
+    var metrics: [String: Double] = ["flops": fl.guidedRequired]
+    if variant == "guided-gradcam" {
+        let explainer = try Explainer(root: cap, defaultLayer: dir.explainLayer, options: ExplainOptions(method: .guidedGradcam))
+        var e: Explanation?
+        let (ts, peak) = try measured(b) { e = try explainer.explain(targets, image: x) }
+        try NPY.write(e!.raw!, to: b.ws.out(name) + "/ours_raw.npy")
+        try NPY.write(e!.guided!, to: b.ws.out(name) + "/ours_guided.npy")
+        metrics["gflops"] = fl.guidedRequired / median(ts) / 1e9
+        return RunResult(scenario: name, variant: variant, times: ts, peak: peak, metrics: metrics)
+    }
+    // aux: the Grad-CAM part alone, the recorded forward at batch 1 and one guided backward.
+    Memory.resetPeak()
+    let plain = try Explainer(root: cap, defaultLayer: dir.explainLayer, options: ExplainOptions())
+    let camPart = try measure(b.p) { _ = try plain.explain(targets, image: x) }
+    metrics["phase_gradcam_ms"] = median(camPart) * 1e3
+    let input = x.tracked()
+    var scores = x
+    let recorded = measure(b.p) {
+        scores = cap.teacherForcedLogits(cap.imageFeature(input, ForwardContext()), words: words, ForwardContext())
+            .logSoftmax(axis: 2).reshaped([n, -1]).pick(words).reshaped([1, n])
+    }
+    metrics["phase_recorded_forward_ms"] = median(recorded) * 1e3
+    var seed = [Float](repeating: 0, count: n)
+    seed[n / 2] = 1
+    let seedTensor = Tensor(shape: [1, n], values: seed)
+    let one = try measure(b.p) { _ = try gradients(of: scores, withRespectTo: [input], seed: seedTensor, rules: .guided) }
+    metrics["phase_one_guided_backward_ms"] = median(one) * 1e3
+    metrics["guided_backward_gflops"] = (fl.cnn + fl.wordBackward(n / 2)) / median(one) / 1e9
+    var r = RunResult(scenario: name, variant: variant, times: one, peak: Memory.peakMB(), metrics: metrics)
+    r.median_ms = median(one) * 1e3
+    return r
+}
+
+// MARK: - VQA
+
+func runVQAGradCAM(_ b: Bench, _ variant: String) throws -> RunResult {
+    let name = "vqa-gradcam"
+    let dir = try loadModel(b, .vqa)
+    guard case let .vqa(model, _, answers) = dir.model else { throw BenchError("not a VQA model") }
+    let x = try b.ws.image(), question = try b.ws.readInputs().question
+    let counted = LayerFLOPs(root: model) { ctx in
+        _ = model.answerLogits(imageFeature: model.imageFeature(x, ctx), question: model.questionVector(question, ctx), ctx)
+    }
+    let q = dir.config.questionEncoder!
+    var lstm = 0.0
+    for k in 0..<q.layers { lstm += Double(question.count) * lstmStepFLOPs(input: k == 0 ? q.embed : q.hidden, hidden: q.hidden) }
+    // Above the layer, the backward needs image_proj's and the classifier's input gradients.
+    let above = counted.under("image_proj") + counted.under("classifier")
+    let flops = counted.total + lstm + above
+    let ctx = ForwardContext()
+    let top = argmax(model.answerLogits(imageFeature: model.imageFeature(x, ctx), question: model.questionVector(question, ctx), ctx))
+    try b.ws.writeJSON(Targets(ids: [top]), to: b.ws.out(name) + "/targets.json")
+    let explainer = try Explainer(root: model, defaultLayer: dir.explainLayer, options: ExplainOptions())
+    let targets = TargetSet.answers(model, answers: answers, question: question, ids: [top], kind: .logit)
+    var e: Explanation?
+    let (ts, peak) = try measured(b) { e = try explainer.explain(targets, image: x) }
+    try NPY.write(e!.raw!, to: b.ws.out(name) + "/ours_raw.npy")
+    let cnn = measure(b.p) { _ = model.imageFeature(x, ForwardContext()) }
+    return RunResult(scenario: name, variant: variant, times: ts, peak: peak,
+                     metrics: ["flops": flops, "gflops": flops / median(ts) / 1e9, "phase_cnn_ms": median(cnn) * 1e3])
+}
+
+// MARK: - decoding, loading, images, export
+
+func runBeam(_ b: Bench, _ variant: String) throws -> RunResult {
+    let dir = try loadModel(b, .captioner)
+    let (cap, vocabulary) = try captioner(dir)
+    let x = try b.ws.image()
+    let feature = cap.imageFeature(x, ForwardContext())
+    let stepper = try CaptionerStepper(captioner: cap, vocabulary: vocabulary, feature: feature)
+    let greedy = try BeamSearch(beamSize: 1, maxLength: 16), beam = try BeamSearch(beamSize: 5, maxLength: 16)
+    var g: [Hypothesis] = [], h: [Hypothesis] = []
+    Memory.resetPeak()
+    let tg = try measure(b.p) { g = try greedy.search(stepper) }
+    let tb = try measure(b.p) { h = try beam.search(stepper) }
+    let cnn = measure(b.p) { _ = cap.imageFeature(x, ForwardContext()) }
+    return RunResult(scenario: "beam", variant: variant, times: tb, peak: Memory.peakMB(),
+                     metrics: ["greedy_ms": median(tg) * 1e3, "beam5_ms": median(tb) * 1e3,
+                               "ratio": median(tb) / median(tg), "greedy_words": Double(g[0].words.count),
+                               "beam5_words": Double(h[0].words.count), "cnn_ms": median(cnn) * 1e3])
+}
+
+func runLoad(_ b: Bench, _ variant: String) throws -> RunResult {
+    let path = b.ws.model(.resnet50), weights = path + "/weights.safetensors"
+    let size = Double((try FileManager.default.attributesOfItem(atPath: weights)[.size] as? Int) ?? 0)
+    Memory.resetPeak()
+    let read = try measure(b.p) { _ = try Data(contentsOf: URL(fileURLWithPath: weights)) }
+    let parse = try measure(b.p) { _ = try Safetensors.read(path: weights) }
+    let load = try measure(b.p) { _ = try ModelDirectory(path: path) }
+    return RunResult(scenario: "load", variant: variant, times: load, peak: Memory.peakMB(),
+                     metrics: ["read_ms": median(read) * 1e3, "safetensors_read_ms": median(parse) * 1e3,
+                               "beyond_read_ms": (median(load) - median(read)) * 1e3, "file_mb": size / 1e6])
+}
+
+/// A 12-megapixel photo-like JPEG (smooth gradients, edges and noise), made once.
+func twelveMegapixelJPEG(_ ws: Workspace) throws -> String {
+    let path = ws.inputs + "/12mp.jpg"
+    if FileManager.default.fileExists(atPath: path) { return path }
+    let w = 4000, h = 3000
+    var pixels = [UInt8](repeating: 0, count: w * h * 3)
+    var rng = SeededGenerator(seed: 5)
+    for y in 0..<h {
+        for x in 0..<w {
+            let i = (y * w + x) * 3, noise = Int(rng.next() % 24)
+            let disc = (x - 2000) * (x - 2000) + (y - 1500) * (y - 1500) < 900 * 900
+            pixels[i] = UInt8(min(255, x * 200 / w + noise))
+            pixels[i + 1] = UInt8(min(255, (disc ? 180 : 40) + y * 60 / h + noise))
+            pixels[i + 2] = UInt8(min(255, ((x / 50 + y / 50) % 2 == 0 ? 160 : 60) + noise))
+        }
+    }
+    try FileManager.default.createDirectory(atPath: ws.inputs, withIntermediateDirectories: true)
+    try RGBImage(width: w, height: h, pixels: pixels).write(to: path, quality: 90)
+    return path
+}
+
+func runJPEG(_ b: Bench, _ variant: String) throws -> RunResult {
+    let path = try twelveMegapixelJPEG(b.ws)
+    var image = RGBImage(width: 1, height: 1)
+    Memory.resetPeak()
+    let decode = try measure(b.p) { image = try RGBImage(contentsOf: path) }
+    let peak = Memory.peakMB()
+    var metrics: [String: Double] = ["decode_ms": median(decode) * 1e3, "megapixels": Double(image.width * image.height) / 1e6]
+    if FileManager.default.isExecutableFile(atPath: "/usr/bin/djpeg") {
+        let djpeg = try measure(b.p) {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/djpeg")
+            process.arguments = ["-outfile", "/dev/null", path]
+            try process.run()
+            process.waitUntilExit()
+        }
+        metrics["djpeg_ms"] = median(djpeg) * 1e3
+    }
+    let stretch = try Preprocessing(width: 224, height: 224, resize: .stretch, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225])
+    let crop = try Preprocessing(width: 224, height: 224, resize: .centerCrop, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225])
+    metrics["resize_stretch_ms"] = median(measure(b.p) { _ = stretch.apply(to: image) }) * 1e3
+    metrics["resize_center_crop_ms"] = median(measure(b.p) { _ = crop.apply(to: image) }) * 1e3
+    metrics["thumbnail_area_ms"] = median(measure(b.p) { _ = image.resized(width: 224, height: 224) }) * 1e3
+    return RunResult(scenario: "jpeg", variant: variant, times: decode, peak: peak, metrics: metrics)
+}
+
+func runExport(_ b: Bench, _ variant: String) throws -> RunResult {
+    // A small captioner: the export's cost does not depend on the model.
+    let config = try ModelConfig.parse(Data(#"""
+        {"format": "gradcam-model/1", "task": "captioning", "input": \#(ModelSpec.input),
+         "backbone": {"arch": "resnet18", "base_width": 8, "feature": "avgpool"},
+         "decoder": {"embed": 32, "hidden": 32, "layers": 1, "max_length": 16, "image_activation": "none"},
+         "explain_layer": "backbone.layer4"}
+        """#.utf8), file: "export-bench")
+    let vocabulary = try Vocabulary(tokens: ["<pad>", "<start>", "<end>", "<unk>"] + (4..<100).map { "word\($0)" })
+    guard case let .captioning(cap, _) = ModelDirectory.build(config, [vocabulary], initializer: .random(seed: 6)) else {
+        throw BenchError("export: no captioner")
+    }
+    let words = (0..<16).map { 4 + ($0 * 7) % 96 }
+    let x = try b.ws.image()
+    let e = try Explainer(root: cap, defaultLayer: "backbone.layer4", options: ExplainOptions())
+        .explain(TargetSet.caption(cap, vocabulary: vocabulary, words: words, kind: .logprob), image: x)
+    var pixels = [UInt8](repeating: 0, count: 640 * 480 * 3)
+    for i in pixels.indices { pixels[i] = UInt8((i * 7 + i / 1920) & 255) }
+    let doc = ExportDocument(task: .captioning, imagePath: "bench.jpg", image: RGBImage(width: 640, height: 480, pixels: pixels),
+                             modelPath: "bench-model", weightsSHA256: String(repeating: "0", count: 64), explanation: e,
+                             score: .logprob, text: words.map { vocabulary.token(at: $0)! }.joined(separator: " "),
+                             logprobs: e.entries.map(\.score))
+    let out = b.ws.out("export")
+    var index = 0
+    func once() throws -> Double {
+        index += 1
+        let target = out + "/export-\(index)"
+        let t = try seconds { try writeExport(doc, to: target) }
+        try FileManager.default.removeItem(atPath: target)
+        return t
+    }
+    Memory.resetPeak()
+    let warm = try once()
+    let times = try (0..<b.p.repeats(afterWarmUp: warm)).map { _ in try once() }
+    return RunResult(scenario: "export", variant: variant, times: times, peak: Memory.peakMB(), metrics: [:])
+}
