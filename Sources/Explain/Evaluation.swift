@@ -143,7 +143,7 @@ public struct Evaluator {
         let task = try VQATask(model: model)
         var items = try VQADataset(directory: dir).items
         if let limit {
-            let kept = Set(items.map(\.image.id).sorted().prefix(limit))
+            let kept = Set(Set(items.map(\.image.id)).sorted().prefix(limit))
             items = items.filter { kept.contains($0.image.id) }
         }
         var correct: [String: (Double, Int)] = [:]

@@ -62,7 +62,7 @@ public enum TrainingData {
             guard config.task == .vqa else { throw TrainingError("the config is for \(config.task.rawValue), not vqa") }
             var items = try VQADataset(directory: directory).items
             if let limit {
-                let kept = Set(items.map(\.image.id).sorted().prefix(limit))
+                let kept = Set(Set(items.map(\.image.id)).sorted().prefix(limit))
                 items = items.filter { kept.contains($0.image.id) }
             }
             let questions = Vocabulary.build(from: items.map(\.question), minCount: minCount,

@@ -12,13 +12,16 @@ struct Protocol {
     let quick: Bool
     static let slowSeconds = 2.0
 
+    let threads: Int
+
+    /// Runs after the warm-up. With --quick a run over 2 s is timed once: its warm-up.
     func repeats(afterWarmUp seconds: Double) -> Int {
-        seconds > Self.slowSeconds ? (quick ? 1 : 3) : (quick ? 3 : 5)
+        seconds > Self.slowSeconds ? (quick ? 0 : 3) : (quick ? 3 : 5)
     }
 
     var description: String {
-        quick ? "--quick: median of 3 after one warm-up (1 when a run takes over 2 s)"
-            : "median of 5 after one warm-up (3 when a run takes over 2 s)"
+        (quick ? "--quick: median of 3 after one warm-up (a run over 2 s: the warm-up alone)"
+            : "median of 5 after one warm-up (3 when a run takes over 2 s)") + ", \(threads) threads"
     }
 }
 
@@ -36,14 +39,15 @@ func median(_ xs: [Double]) -> Double {
 /// Run times in seconds: a warm-up (discarded), then the protocol's repeats.
 func measure(_ p: Protocol, _ body: () throws -> Void) rethrows -> [Double] {
     let warm = try seconds(body)
-    return try (0..<p.repeats(afterWarmUp: warm)).map { _ in try seconds(body) }
+    let n = p.repeats(afterWarmUp: warm)
+    return n == 0 ? [warm] : try (0..<n).map { _ in try seconds(body) }
 }
 
 /// Two bodies timed alternately, so that both see the same load from neighbours.
 func measureAlternately(_ p: Protocol, _ first: () -> Void, _ second: () -> Void) -> ([Double], [Double]) {
     let warm = seconds(first) + seconds(second)
     var a: [Double] = [], b: [Double] = []
-    for _ in 0..<p.repeats(afterWarmUp: warm) {
+    for _ in 0..<max(1, p.repeats(afterWarmUp: warm)) {
         a.append(seconds(first))
         b.append(seconds(second))
     }

@@ -129,22 +129,23 @@ struct Report {
             let t = torch("conv", "conv2d")?.metrics ?? [:]
             for s in convShapes where m["ms:" + s.name] != nil {
                 let g = m["gflops:" + s.name]!
-                lines.append(String(format: "  %-36@ %8.2f ms %7.1f GFLOP/s %5.0f%%   PyTorch %@ ms %@ GFLOP/s",
-                                    s.name as NSString, m["ms:" + s.name]!, g, peak.map { g / $0 * 100 } ?? 0,
-                                    f(t["ms:" + s.name], "%.2f"), f(t["ms:" + s.name].map { s.flops / $0 / 1e6 })))
+                lines.append("  " + s.name.padding(toLength: 36, withPad: " ", startingAt: 0)
+                             + String(format: "%8.2f ms %7.1f GFLOP/s %5.0f%%   PyTorch %@ ms %@ GFLOP/s",
+                                      m["ms:" + s.name]!, g, peak.map { g / $0 * 100 } ?? 0,
+                                      f(t["ms:" + s.name], "%.2f"), f(t["ms:" + s.name].map { s.flops / $0 / 1e6 })))
             }
         }
         if let a = ours("caption-gradcam", "aux")?.metrics {
             lines.append("caption per-word Grad-CAM, phases (ms):")
             for k in ["phase_cnn_ms", "phase_decoder_forward_b16_ms", "phase_decoder_forward_b1_ms", "phase_head_forward_b16_ms",
                       "phase_log_softmax_b16_ms", "phase_decoder_backward_b16_ms", "forward_ms", "baseline_ms", "loop16_ms"] {
-                if let x = a[k] { lines.append(String(format: "  %-32@ %9.1f", k as NSString, x)) }
+                if let x = a[k] { lines.append("  " + k.padding(toLength: 32, withPad: " ", startingAt: 0) + String(format: "%9.1f", x)) }
             }
         }
         if let a = ours("caption-guided", "aux")?.metrics {
             lines.append("caption Guided Grad-CAM, phases (ms):")
             for k in ["phase_gradcam_ms", "phase_recorded_forward_ms", "phase_one_guided_backward_ms", "guided_backward_gflops"] {
-                if let x = a[k] { lines.append(String(format: "  %-32@ %9.1f", k as NSString, x)) }
+                if let x = a[k] { lines.append("  " + k.padding(toLength: 32, withPad: " ", startingAt: 0) + String(format: "%9.1f", x)) }
             }
         }
         for (s, v, title) in [("load", "load", "load"), ("beam", "decode", "beam search"), ("jpeg", "jpeg", "JPEG"),
@@ -165,7 +166,7 @@ struct Report {
                        ("vgg16-gradcam", "gradcam"), ("caption-gradcam", "one-pass"), ("vqa-gradcam", "gradcam"),
                        ("caption-guided", "guided-gradcam")] {
             guard let m = ours(s, v)?.metrics, let fl = m["flops"] else { continue }
-            var line = String(format: "  %-18@ %8.2f GFLOP", s as NSString, fl / 1e9)
+            var line = "  " + s.padding(toLength: 18, withPad: " ", startingAt: 0) + String(format: "%8.2f GFLOP", fl / 1e9)
             if let p = peak { line += String(format: "  → %7.1f ms at %.0f GFLOP/s", fl / p / 1e6, p) }
             if let ex = m["flops_executed"] { line += String(format: "  (our one-pass batching executes %.2f GFLOP)", ex / 1e9) }
             lines.append(line)

@@ -454,6 +454,7 @@ func runExport(_ b: Bench, _ variant: String) throws -> RunResult {
     }
     Memory.resetPeak()
     let warm = try once()
-    let times = try (0..<b.p.repeats(afterWarmUp: warm)).map { _ in try once() }
+    let n = b.p.repeats(afterWarmUp: warm)
+    let times = n == 0 ? [warm] : try (0..<n).map { _ in try once() }
     return RunResult(scenario: "export", variant: variant, times: times, peak: Memory.peakMB(), metrics: [:])
 }

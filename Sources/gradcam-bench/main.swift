@@ -8,6 +8,7 @@
 // scenarios in PyTorch on the same weights and inputs and checks the outputs.
 
 import Foundation
+import Tensor
 
 struct Options {
     var quick = false
@@ -18,6 +19,7 @@ struct Options {
     var json: String?
     var markdown: String?
     var script: String?
+    var threads = 2
     var child: (scenario: String, variant: String)?
 }
 
@@ -38,6 +40,9 @@ func parseOptions() throws -> Options {
         case "--json": o.json = try value(a)
         case "--markdown": o.markdown = try value(a)
         case "--script": o.script = try value(a)
+        case "--threads":
+            guard let n = Int(try value(a)), n > 0 else { throw BenchError("--threads needs a positive number") }
+            o.threads = n
         case "--child": o.child = (try value(a), try value(a))
         case "--list":
             for s in scenarios { print(s.name.padding(toLength: 18, withPad: " ", startingAt: 0), s.title) }
@@ -53,6 +58,7 @@ func parseOptions() throws -> Options {
                   --models DIR   keep the model directories, inputs and outputs in DIR (reused next time)
                   --json FILE    write every run's raw result
                   --markdown FILE  write the result table as Markdown
+                  --threads N    OpenBLAS threads here, torch.set_num_threads there (default 2)
                 """)
             exit(0)
         default: throw BenchError("unknown argument \(a) (see --help)")
@@ -102,11 +108,12 @@ func pytorchScript(_ o: Options) -> String? {
 
 func main() throws {
     let o = try parseOptions()
-    let p = Protocol(quick: o.quick)
+    let p = Protocol(quick: o.quick, threads: o.threads)
 
     if let (name, variant) = o.child {
         guard let s = scenarios.first(where: { $0.name == name }) else { throw BenchError("unknown scenario \(name)") }
         guard let dir = o.models else { throw BenchError("--child needs --models") }
+        setBLASThreads(o.threads)
         var result: RunResult
         do {
             result = try s.run(Bench(ws: Workspace(dir: dir), p: p), variant)
@@ -153,7 +160,7 @@ func main() throws {
     for s in selected {
         for v in s.variants {
             log("\(s.name) / \(v) …")
-            let run = runCollecting(me, ["--child", s.name, v, "--models", dir] + (o.quick ? ["--quick"] : []))
+            let run = runCollecting(me, ["--child", s.name, v, "--models", dir, "--threads", "\(o.threads)"] + (o.quick ? ["--quick"] : []))
             if run.results.isEmpty {
                 var r = RunResult(scenario: s.name, variant: v)
                 r.error = "the child process exited with status \(run.status) and no result"
@@ -163,7 +170,7 @@ func main() throws {
         }
         if s.pytorch, let python, let script {
             log("\(s.name) / PyTorch …")
-            let run = runCollecting(python, [script, "--models", dir, "--scenario", s.name] + (o.quick ? ["--quick"] : []))
+            let run = runCollecting(python, [script, "--models", dir, "--scenario", s.name, "--threads", "\(o.threads)"] + (o.quick ? ["--quick"] : []))
             if run.results.isEmpty {
                 var r = RunResult(scenario: s.name, variant: "?", side: "pytorch")
                 r.error = "bench_pytorch.py exited with status \(run.status) and no result"

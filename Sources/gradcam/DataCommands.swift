@@ -134,7 +134,7 @@ struct Train: ParsableCommand {
                     print(String(format: "epoch %d/%d  loss %.4f  accuracy %.4f  lr %.2e  %@ elapsed, ETA %@",
                                  p.epoch, p.epochs, p.loss, p.accuracy, p.learningRate,
                                  Terminal.duration(p.elapsed), Terminal.duration(p.eta)))
-                    fflush(stdout)  // epoch lines appear as they happen in a log file too
+                    fflush(nil)  // epoch lines appear as they happen in a log file too
                 }
             }
         } }
