@@ -10,7 +10,9 @@ public enum TrainingTask: String, CaseIterable, Sendable { case captioner, vqa, 
 /// The ShapesWorld architectures: small VGGs with batch norm for 64×64 inputs.
 public enum DefaultArchitectures {
     static let input = #"{"width": 64, "height": 64, "resize": "stretch", "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]}"#
-    static let backbone = #""arch": "vgg", "cfg": [16, "M", 32, "M", 64, "M", 64, "M"], "batch_norm": true"#
+    // No pool after the last convolution: its 8×8 map is both the explained layer
+    // and, flattened, the image vector, so the vector keeps where things are.
+    static let backbone = #""arch": "vgg", "cfg": [16, "M", 32, "M", 64, "M", 64], "batch_norm": true"#
 
     public static func config(for task: TrainingTask) -> ModelConfig {
         let json: String
@@ -24,7 +26,7 @@ public enum DefaultArchitectures {
             json = #"{"format": "gradcam-model/1", "task": "vqa", "input": \#(input),"#
                 + #""backbone": {\#(backbone), "feature": "flatten"},"#
                 + #""question_encoder": {"embed": 64, "hidden": 128, "layers": 2, "max_length": 26, "embed_activation": "tanh"},"#
-                + #""fusion": {"dim": 256}, "explain_layer": "backbone.features.14"}"#
+                + #""fusion": {"dim": 256, "hidden": 256}, "explain_layer": "backbone.features.14"}"#
         case .classifier:
             json = #"{"format": "gradcam-model/1", "task": "classification", "input": \#(input),"#
                 + #""backbone": {\#(backbone), "hidden": 64}, "explain_layer": "features.14"}"#
