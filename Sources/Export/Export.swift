@@ -167,7 +167,9 @@ private struct OutputTarget {
         }
         guard rename(temporary, path) == 0 else {
             let reason = errnoReason()
-            rename(aside, path)
+            guard rename(aside, path) == 0 else {
+                throw ExportError.unwritable(path: path, reason: "\(reason); the old export is at \"\(aside)\"")
+            }
             throw ExportError.unwritable(path: path, reason: reason)
         }
         // The new export is in place; failing to delete the old one loses nothing.
@@ -181,7 +183,9 @@ private struct OutputTarget {
     }
 }
 
-/// Creates a new file (never following a link or replacing a file) with `bytes`.
+/// Writes `bytes` to `path`. `exclusive` (for files of a new export) creates
+/// the file and fails rather than follow a link or replace a file; otherwise
+/// an existing file is replaced, as `NPY.write` callers expect.
 func writeFile(_ path: String, _ bytes: [UInt8], exclusive: Bool = true) throws {
     let flags = O_WRONLY | O_CREAT | (exclusive ? O_EXCL | O_NOFOLLOW : O_TRUNC)
     let fd = open(path, flags, 0o644)

@@ -1,7 +1,6 @@
 /// A JSON value whose objects keep their keys in the order given, so the
 /// manifest reads in the order export-format.md lists its fields.
 enum JSON {
-    case null
     case bool(Bool)
     case int(Int)
     /// Written in Swift's shortest round-trip form (−0.021, not −0.0209999997);
@@ -20,7 +19,6 @@ enum JSON {
 
     private func write(to out: inout String, indent: String) {
         switch self {
-        case .null: out += "null"
         case .bool(let b): out += b ? "true" : "false"
         case .int(let i): out += String(i)
         case .number(let f): out += f.isFinite ? "\(f)" : "null"

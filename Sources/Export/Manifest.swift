@@ -66,11 +66,11 @@ func manifest(_ doc: ExportDocument) -> JSON {
     return .object(fields)
 }
 
-/// `NN-TOKEN.png` for every entry: NN the index zero-padded to two digits
-/// (more when T > 100), TOKEN the label with every Unicode scalar outside
-/// [A-Za-z0-9_-] replaced by `_` — per scalar, as Python's
-/// `re.sub(r'[^A-Za-z0-9_-]', '_', token)` would, so other tools can
-/// predict the names.
+/// `NN-TOKEN.png` for every entry: NN the index zero-padded to the width of
+/// T − 1 and at least two digits (so names sort in order), TOKEN the label
+/// with every Unicode scalar outside [A-Za-z0-9_-] replaced by `_` — per
+/// scalar, as Python's `re.sub(r'[^A-Za-z0-9_-]', '_', token)` does, so other
+/// tools can predict the names.
 func overlayNames(_ doc: ExportDocument) -> [String] {
     let entries = doc.explanation.entries
     let digits = max(2, String(max(entries.count - 1, 0)).count)
@@ -81,6 +81,7 @@ func overlayNames(_ doc: ExportDocument) -> [String] {
     }
 }
 
+/// Whether `scalar` may stay in a file name: [A-Za-z0-9_-].
 private func isSafe(_ scalar: Unicode.Scalar) -> Bool {
     switch scalar {
     case "A"..."Z", "a"..."z", "0"..."9", "_", "-": return true

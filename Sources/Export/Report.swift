@@ -17,7 +17,7 @@ import Foundation
 /// that line; a person never sees it.
 func reportHTML(_ doc: ExportDocument, overlays: [[UInt8]]) -> String {
     let e = doc.explanation
-    let title = doc.text.map { "gradcam: " + $0 } ?? "gradcam: \(doc.task.rawValue)"
+    let title = "gradcam: " + (doc.text.flatMap { $0.isEmpty ? nil : $0 } ?? doc.task.rawValue)
     var html = """
     <!DOCTYPE html>
     <html lang="en">

@@ -100,6 +100,11 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     }
 
     public static let formatName = "gradcam-model/1"
+
+    /// The longest caption a model decodes or explains. Explaining T words
+    /// runs the decoder T times at batch T (quadratic work), so an unbounded
+    /// length from a hostile config.json or `--max-length` would never finish.
+    public static let maxCaptionLength = 1000
 }
 
 /// A config.json that cannot be used, with the field at fault.
@@ -174,6 +179,9 @@ extension ModelConfig {
         case .captioning:
             guard let d = decoder else { throw fail("missing field \"decoder\" for task captioning") }
             try checkSizes("decoder", [("embed", d.embed), ("hidden", d.hidden), ("layers", d.layers), ("max_length", d.maxLength)])
+            guard d.maxLength <= Self.maxCaptionLength else {
+                throw fail("\"decoder.max_length\" must be at most \(Self.maxCaptionLength), got \(d.maxLength)")
+            }
             guard ["relu", "none"].contains(d.imageActivation ?? "none") else {
                 throw fail("\"decoder.image_activation\" must be \"relu\" or \"none\"")
             }

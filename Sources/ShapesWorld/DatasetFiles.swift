@@ -53,8 +53,13 @@ enum DatasetFiles {
         }
     }
 
-    /// The image records as `DatasetImage`s, checked to be non-empty and
-    /// uniquely numbered, with a lookup from id to position.
+    /// The most pixels an image record may declare: masks are allocated at
+    /// that size, so a hostile file must not declare -1 or 2⁶² pixels (the
+    /// decoders' limit, `RGBImage.defaultMaxPixels`).
+    static let maxImagePixels = 100_000_000
+
+    /// The image records as `DatasetImage`s, checked to be non-empty,
+    /// uniquely numbered and of a usable size, with a lookup from id to position.
     static func images(_ records: [JSONRecords.Image], file: String,
                        directory: String) throws(DatasetError) -> (list: [DatasetImage], index: [Int: Int]) {
         guard !records.isEmpty else { throw .emptySplit(file: file, detail: "the image list is empty") }
@@ -62,6 +67,11 @@ enum DatasetFiles {
         var list: [DatasetImage] = []
         for record in records {
             guard index[record.id] == nil else { throw .invalid(file: file, detail: "image id \(record.id) is listed twice") }
+            let (pixels, overflow) = record.width.multipliedReportingOverflow(by: record.height)
+            guard record.width >= 1, record.height >= 1, !overflow, pixels <= maxImagePixels else {
+                throw .invalid(file: file, detail: "image id \(record.id) has size \(record.width)×\(record.height);"
+                               + " width and height must be positive, at most \(maxImagePixels) pixels in all")
+            }
             index[record.id] = list.count
             list.append(DatasetImage(id: record.id, fileName: record.fileName, path: path(directory, record.fileName),
                                      width: record.width, height: record.height, cornerMark: record.cornerMark))

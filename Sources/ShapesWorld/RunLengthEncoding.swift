@@ -22,10 +22,19 @@ public enum RunLengthEncoding {
     }
 
     /// The row-major mask the runs describe, or nil when a run is negative or
-    /// the runs do not cover exactly `width * height` pixels.
+    /// the runs do not cover exactly `width * height` pixels (runs from a file
+    /// may be near Int.max, so the sum is checked for overflow).
     public static func decode(_ counts: [Int], width: Int, height: Int) -> [Bool]? {
-        guard counts.allSatisfy({ $0 >= 0 }), counts.reduce(0, +) == width * height else { return nil }
-        var mask = [Bool](repeating: false, count: width * height)
+        var total = 0
+        for run in counts {
+            guard run >= 0 else { return nil }
+            let (sum, overflow) = total.addingReportingOverflow(run)
+            guard !overflow else { return nil }
+            total = sum
+        }
+        let (pixels, overflow) = width.multipliedReportingOverflow(by: height)
+        guard width >= 0, height >= 0, !overflow, total == pixels else { return nil }
+        var mask = [Bool](repeating: false, count: pixels)
         var position = 0, value = false
         for run in counts {
             if value {
@@ -43,7 +52,8 @@ public enum RunLengthEncoding {
     /// value in 5-bit groups, least significant first, as characters from '0'
     /// (0x20 marks "more groups follow", 0x10 in the last group the sign);
     /// from the fourth value on, each is stored as the difference from the
-    /// value two before. Nil for characters outside that alphabet.
+    /// value two before. Nil for characters outside that alphabet, or values
+    /// that overflow.
     public static func counts(compressed string: String) -> [Int]? {
         var counts: [Int] = []
         var bytes = string.utf8.makeIterator()
@@ -62,7 +72,11 @@ public enum RunLengthEncoding {
                 guard let next = bytes.next(), shift < 60 else { return nil }
                 byte = next
             }
-            if counts.count > 2 { value += counts[counts.count - 2] }
+            if counts.count > 2 {
+                let (sum, overflow) = value.addingReportingOverflow(counts[counts.count - 2])
+                guard !overflow else { return nil }
+                value = sum
+            }
             counts.append(value)
         }
         return counts

@@ -49,13 +49,18 @@ public enum Segmentation: Equatable, Sendable {
             guard polygon.count >= 6, polygon.count % 2 == 0 else {
                 throw Problem(reason: "a polygon needs at least three x, y pairs (got \(polygon.count) numbers)")
             }
+            guard polygon.allSatisfy(\.isFinite) else {
+                throw Problem(reason: "a polygon coordinate is not a finite number")
+            }
             let xs = stride(from: 0, to: polygon.count, by: 2).map { polygon[$0] }
             let ys = stride(from: 1, to: polygon.count, by: 2).map { polygon[$0] }
             // Only pixels whose centres fall inside the polygon's bounding box can be inside.
-            let x0 = max(0, Int(((xs.min() ?? 0) - 0.5).rounded(.up)))
-            let x1 = min(width - 1, Int(((xs.max() ?? 0) - 0.5).rounded(.down)))
-            let y0 = max(0, Int(((ys.min() ?? 0) - 0.5).rounded(.up)))
-            let y1 = min(height - 1, Int(((ys.max() ?? 0) - 0.5).rounded(.down)))
+            // Coordinates such as 1e300 are clamped before they become Ints.
+            func pixel(_ v: Double, _ size: Int) -> Int { Int(min(max(v, -1), Double(size))) }
+            let x0 = max(0, pixel(((xs.min() ?? 0) - 0.5).rounded(.up), width))
+            let x1 = min(width - 1, pixel(((xs.max() ?? 0) - 0.5).rounded(.down), width))
+            let y0 = max(0, pixel(((ys.min() ?? 0) - 0.5).rounded(.up), height))
+            let y1 = min(height - 1, pixel(((ys.max() ?? 0) - 0.5).rounded(.down), height))
             guard x0 <= x1, y0 <= y1 else { continue }
             for y in y0...y1 {
                 for x in x0...x1 where Raster.polygonContains(xs, ys, x: Double(x) + 0.5, y: Double(y) + 0.5) {

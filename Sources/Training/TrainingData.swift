@@ -92,30 +92,33 @@ public enum TrainingData {
 }
 
 extension TaskModel {
-    /// Copies the convolutional backbone of another model directory into this
-    /// model (transfer learning, as neuraltalk2 starts from an ImageNet VGG):
-    /// every tensor whose name without the `backbone.` prefix and whose shape
-    /// match; classifier heads are left alone. Returns how many were copied.
-    public func initializeBackbone(from source: ModelDirectory) throws -> Int {
-        func backboneName(_ name: String) -> String? {
-            let key = name.hasPrefix("backbone.") ? String(name.dropFirst(9)) : name
-            let isHead = key.hasPrefix("classifier.") || key.hasPrefix("fc.")
-            if case .classification = self { return isHead ? nil : key }
-            return name.hasPrefix("backbone.") && !isHead ? key : nil
+    /// Starts this model from another model directory's weights: every tensor
+    /// whose name and shape match when both models have the same task
+    /// (continuing training), else only the convolutional backbone — tensors
+    /// whose names without the `backbone.` prefix match, classifier heads
+    /// excluded (transfer learning, as neuraltalk2 starts from an ImageNet VGG).
+    /// Returns how many tensors were copied; none is an error.
+    public func initialize(from source: ModelDirectory) throws -> Int {
+        let sameTask = source.model.root.stateDict().keys.sorted() == root.stateDict().keys.sorted()
+        func key(_ name: String) -> String? {
+            if sameTask { return name }
+            let stripped = name.hasPrefix("backbone.") ? String(name.dropFirst(9)) : name
+            if stripped.hasPrefix("classifier.") || stripped.hasPrefix("fc.") { return nil }
+            if case .classification = self { return stripped }
+            return name.hasPrefix("backbone.") ? stripped : nil
         }
         var theirs: [String: Tensor] = [:]
         for (name, t) in source.model.root.stateDict() {
-            let key = name.hasPrefix("backbone.") ? String(name.dropFirst(9)) : name
-            theirs[key] = t
+            theirs[sameTask ? name : (name.hasPrefix("backbone.") ? String(name.dropFirst(9)) : name)] = t
         }
         var copied = 0
         for (name, parameter) in root.namedParameters() {
-            guard let key = backboneName(name), let t = theirs[key], t.shape == parameter.value.shape else { continue }
+            guard let k = key(name), let t = theirs[k], t.shape == parameter.value.shape else { continue }
             parameter.value = t
             copied += 1
         }
         guard copied > 0 else {
-            throw TrainingError("\(source.path) has no backbone tensors with this model's names and shapes")
+            throw TrainingError("\(source.path) has no tensors with this model's names and shapes")
         }
         return copied
     }

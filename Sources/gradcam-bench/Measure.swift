@@ -38,9 +38,54 @@ func median(_ xs: [Double]) -> Double {
 
 /// Run times in seconds: a warm-up (discarded), then the protocol's repeats.
 func measure(_ p: Protocol, _ body: () throws -> Void) rethrows -> [Double] {
+    Profiler.enable()
+    defer { Profiler.disable() }
+    let before = CPUUsage.now
     let warm = try seconds(body)
     let n = p.repeats(afterWarmUp: warm)
-    return n == 0 ? [warm] : try (0..<n).map { _ in try seconds(body) }
+    let times = n == 0 ? [warm] : try (0..<n).map { _ in try seconds(body) }
+    let after = CPUUsage.now
+    CPUUsage.lastPerRunMs = (after.user + after.system - before.user - before.system) / Double(n + 1) * 1e3
+    return times
+}
+
+/// With GRADCAM_BENCH_PERF_CTL=FIFO, the timed regions switch `perf record
+/// --control=fifo:FIFO -D -1` on and off, so a profile holds only them.
+enum Profiler {
+    nonisolated(unsafe) static let control: UnsafeMutablePointer<FILE>? =
+        getenv("GRADCAM_BENCH_PERF_CTL").flatMap { fopen(String(cString: $0), "w") }
+
+    static func enable() { send("enable\n") }
+    static func disable() { send("disable\n") }
+
+    private static func send(_ command: String) {
+        guard let f = control else { return }
+        fputs(command, f)
+        fflush(f)
+    }
+}
+
+/// CPU time and page faults of the calling process so far.
+struct CPUUsage {
+    let user: Double, system: Double, minorFaults: Int
+
+    /// The CPU time (all threads, user + system) per run of the last `measure`, in ms:
+    /// unlike wall time, it hardly changes when neighbours load the machine.
+    nonisolated(unsafe) static var lastPerRunMs = 0.0
+
+    static var now: CPUUsage {
+        var u = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &u)
+        func s(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+        return CPUUsage(user: s(u.ru_utime), system: s(u.ru_stime), minorFaults: u.ru_minflt)
+    }
+
+    /// Per-run figures between two readings around `runs` runs.
+    static func metrics(from a: CPUUsage, to b: CPUUsage, runs: Int) -> [String: Double] {
+        let n = Double(max(runs, 1))
+        return ["cpu_user_ms_per_run": (b.user - a.user) / n * 1e3, "cpu_system_ms_per_run": (b.system - a.system) / n * 1e3,
+                "page_faults_per_run": Double(b.minorFaults - a.minorFaults) / n]
+    }
 }
 
 /// Two bodies timed alternately, so that both see the same load from neighbours.

@@ -68,11 +68,14 @@ func argmax(_ t: Tensor) -> Int {
 
 struct Targets: Codable { var ids: [Int] }
 
-/// Times `body` under the protocol with the memory high-water mark reset first.
-func measured(_ b: Bench, _ body: () throws -> Void) rethrows -> (times: [Double], peak: Double) {
+/// Times `body` under the protocol with the memory high-water mark reset first;
+/// also the CPU time (user, system) and page faults per run, warm-up included.
+func measured(_ b: Bench, _ body: () throws -> Void) rethrows -> (times: [Double], peak: Double, usage: [String: Double]) {
     Memory.resetPeak()
+    let before = CPUUsage.now
     let times = try measure(b.p, body)
-    return (times, Memory.peakMB())
+    let usage = CPUUsage.metrics(from: before, to: CPUUsage.now, runs: times.count + (times.count > 1 ? 1 : 0))
+    return (times, Memory.peakMB(), usage)
 }
 
 // MARK: - yardstick and kernels
@@ -161,10 +164,10 @@ func runForward(_ b: Bench, _ spec: ModelSpec, _ variant: String) throws -> RunR
     let x = try b.ws.image()
     let flops = LayerFLOPs(root: model.network) { _ = model.logits(x, $0) }.total
     var logits: Tensor?
-    let (ts, peak) = measured(b) { logits = model.logits(x, ForwardContext()) }
+    let (ts, peak, usage) = measured(b) { logits = model.logits(x, ForwardContext()) }
     try NPY.write(logits!, to: b.ws.out(name) + "/ours_logits.npy")
     return RunResult(scenario: name, variant: variant, times: ts, peak: peak,
-                     metrics: ["flops": flops, "gflops": flops / median(ts) / 1e9])
+                     metrics: usage.merging(["flops": flops, "gflops": flops / median(ts) / 1e9]) { $1 })
 }
 
 func runClassGradCAM(_ b: Bench, _ spec: ModelSpec, _ variant: String) throws -> RunResult {
@@ -180,11 +183,11 @@ func runClassGradCAM(_ b: Bench, _ spec: ModelSpec, _ variant: String) throws ->
     let explainer = try Explainer(root: model.network, defaultLayer: dir.explainLayer, options: ExplainOptions())
     let targets = TargetSet.classes(model, names: classes, ids: [top], kind: .logit)
     var e: Explanation?
-    let (ts, peak) = try measured(b) { e = try explainer.explain(targets, image: x) }
+    let (ts, peak, usage) = try measured(b) { e = try explainer.explain(targets, image: x) }
     try NPY.write(e!.raw!, to: b.ws.out(name) + "/ours_raw.npy")
     let tForward = median(measure(b.p) { _ = model.logits(x, ForwardContext()) })
     return RunResult(scenario: name, variant: variant, times: ts, peak: peak,
-                     metrics: ["flops": flops, "gflops": flops / median(ts) / 1e9, "forward_ms": tForward * 1e3])
+                     metrics: usage.merging(["flops": flops, "gflops": flops / median(ts) / 1e9, "forward_ms": tForward * 1e3]) { $1 })
 }
 
 // MARK: - captioning
@@ -226,51 +229,54 @@ func runCaptionGradCAM(_ b: Bench, _ variant: String) throws -> RunResult {
     var metrics: [String: Double] = ["flops": fl.required, "flops_executed": fl.executedOnePass]
     if variant == "one-pass" {
         var e: Explanation?
-        let (ts, peak) = try measured(b) { e = try explainer.explain(targets, image: x) }
+        let (ts, peak, usage) = try measured(b) { e = try explainer.explain(targets, image: x) }
         try NPY.write(e!.raw!, to: b.ws.out(name) + "/ours_raw.npy")
         try NPY.write(Tensor(shape: [n], values: e!.entries.map(\.score)), to: b.ws.out(name) + "/ours_scores.npy")
+        metrics.merge(usage) { $1 }
         metrics["gflops"] = fl.required / median(ts) / 1e9
         return RunResult(scenario: name, variant: variant, times: ts, peak: peak, metrics: metrics)
     }
-    // aux: the loop of single-target passes, the forward + decoder-backward baseline, and phases.
+    // aux: the loop of single-target passes, the forward + decoder-backward baseline, and phases,
+    // each as wall time (name_ms) and CPU time per run (name_cpu_ms).
     Memory.resetPeak()
-    let loop = try measure(b.p) {
+    func phase(_ key: String, _ body: () throws -> Void) rethrows -> Double {
+        let t = median(try measure(b.p, body))
+        metrics[key + "_ms"] = t * 1e3
+        metrics[key + "_cpu_ms"] = CPUUsage.lastPerRunMs
+        return t
+    }
+    let loop = try phase("loop16") {
         for k in 0..<n { _ = try explainer.explain(targets.selecting([k]), image: x) }
     }
-    metrics["loop16_ms"] = median(loop) * 1e3
-    let forward = measure(b.p) {
+    let forward = phase("forward") {
         _ = cap.teacherForcedLogits(cap.imageFeature(x, ForwardContext()), words: words, ForwardContext()).logSoftmax(axis: 2)
     }
-    metrics["forward_ms"] = median(forward) * 1e3
-    let cnn = measure(b.p) { _ = cap.imageFeature(x, ForwardContext()) }
-    metrics["phase_cnn_ms"] = median(cnn) * 1e3
+    _ = phase("phase_cnn") { _ = cap.imageFeature(x, ForwardContext()) }
     // The decoder at batch n on n tracked copies of the activation, as the Explainer runs it.
     let a = layerActivation(cap, x, layer: dir.explainLayer)
     let copies = Array([n] + a.shape.dropFirst())
     var tracked = a, scores = a
-    let decoder = measure(b.p) {
+    _ = phase("phase_decoder_forward_b16") {
         tracked = a.expanded(to: copies).tracked()
         scores = wordScores(cap, fromLayer4: tracked, words: words)
     }
-    metrics["phase_decoder_forward_b16_ms"] = median(decoder) * 1e3
-    let decoder1 = measure(b.p) { _ = wordScores(cap, fromLayer4: a.tracked(), words: words) }
-    metrics["phase_decoder_forward_b1_ms"] = median(decoder1) * 1e3
+    _ = phase("phase_decoder_forward_b1") { _ = wordScores(cap, fromLayer4: a.tracked(), words: words) }
     var seed = [Float](repeating: 0, count: n * n)
     for k in 0..<n { seed[k * n + k] = 1 }
     let seedTensor = Tensor(shape: [n, n], values: seed)
-    let backward = try measure(b.p) { _ = try gradients(of: scores, withRespectTo: [tracked], seed: seedTensor) }
-    metrics["phase_decoder_backward_b16_ms"] = median(backward) * 1e3
+    let backward = try phase("phase_decoder_backward_b16") {
+        _ = try gradients(of: scores, withRespectTo: [tracked], seed: seedTensor)
+    }
     // Inside the decoder at batch n: the head over n·n rows and its log-softmax.
     var rng = SeededGenerator(seed: 99)
     let hidden = Tensor.randn([n * n, cap.lstm.hiddenSize], using: &rng)
-    let head = measure(b.p) { _ = hidden.linear(weight: cap.head.weight.value, bias: cap.head.bias?.value) }
-    metrics["phase_head_forward_b16_ms"] = median(head) * 1e3
+    _ = phase("phase_head_forward_b16") { _ = hidden.linear(weight: cap.head.weight.value, bias: cap.head.bias?.value) }
     let logits = hidden.linear(weight: cap.head.weight.value, bias: cap.head.bias?.value).reshaped([n, n, -1])
-    let lsm = measure(b.p) { _ = logits.logSoftmax(axis: 2) }
-    metrics["phase_log_softmax_b16_ms"] = median(lsm) * 1e3
-    metrics["baseline_ms"] = (median(forward) + median(backward)) * 1e3
-    var r = RunResult(scenario: name, variant: variant, times: loop, peak: Memory.peakMB(), metrics: metrics)
-    r.median_ms = metrics["loop16_ms"]
+    _ = phase("phase_log_softmax_b16") { _ = logits.logSoftmax(axis: 2) }
+    metrics["baseline_ms"] = (forward + backward) * 1e3
+    metrics["baseline_cpu_ms"] = metrics["forward_cpu_ms"]! + metrics["phase_decoder_backward_b16_cpu_ms"]!
+    var r = RunResult(scenario: name, variant: variant, times: [loop], peak: Memory.peakMB(), metrics: metrics)
+    r.times_ms = nil
     return r
 }
 
@@ -285,32 +291,39 @@ func runCaptionGuided(_ b: Bench, _ variant: String) throws -> RunResult {
     if variant == "guided-gradcam" {
         let explainer = try Explainer(root: cap, defaultLayer: dir.explainLayer, options: ExplainOptions(method: .guidedGradcam))
         var e: Explanation?
-        let (ts, peak) = try measured(b) { e = try explainer.explain(targets, image: x) }
+        let (ts, peak, usage) = try measured(b) { e = try explainer.explain(targets, image: x) }
         try NPY.write(e!.raw!, to: b.ws.out(name) + "/ours_raw.npy")
         try NPY.write(e!.guided!, to: b.ws.out(name) + "/ours_guided.npy")
+        metrics.merge(usage) { $1 }
         metrics["gflops"] = fl.guidedRequired / median(ts) / 1e9
         return RunResult(scenario: name, variant: variant, times: ts, peak: peak, metrics: metrics)
     }
     // aux: the Grad-CAM part alone, the recorded forward at batch 1 and one guided backward.
     Memory.resetPeak()
+    func phase(_ key: String, _ body: () throws -> Void) rethrows -> Double {
+        let t = median(try measure(b.p, body))
+        metrics[key + "_ms"] = t * 1e3
+        metrics[key + "_cpu_ms"] = CPUUsage.lastPerRunMs
+        return t
+    }
     let plain = try Explainer(root: cap, defaultLayer: dir.explainLayer, options: ExplainOptions())
-    let camPart = try measure(b.p) { _ = try plain.explain(targets, image: x) }
-    metrics["phase_gradcam_ms"] = median(camPart) * 1e3
+    _ = try phase("phase_gradcam") { _ = try plain.explain(targets, image: x) }
     let input = x.tracked()
     var scores = x
-    let recorded = measure(b.p) {
+    _ = phase("phase_recorded_forward") {
         scores = cap.teacherForcedLogits(cap.imageFeature(input, ForwardContext()), words: words, ForwardContext())
             .logSoftmax(axis: 2).reshaped([n, -1]).pick(words).reshaped([1, n])
     }
-    metrics["phase_recorded_forward_ms"] = median(recorded) * 1e3
     var seed = [Float](repeating: 0, count: n)
     seed[n / 2] = 1
     let seedTensor = Tensor(shape: [1, n], values: seed)
-    let one = try measure(b.p) { _ = try gradients(of: scores, withRespectTo: [input], seed: seedTensor, rules: .guided) }
-    metrics["phase_one_guided_backward_ms"] = median(one) * 1e3
-    metrics["guided_backward_gflops"] = (fl.cnn + fl.wordBackward(n / 2)) / median(one) / 1e9
-    var r = RunResult(scenario: name, variant: variant, times: one, peak: Memory.peakMB(), metrics: metrics)
-    r.median_ms = median(one) * 1e3
+    let one = try phase("phase_one_guided_backward") {
+        _ = try gradients(of: scores, withRespectTo: [input], seed: seedTensor, rules: .guided)
+    }
+    _ = try phase("phase_one_plain_backward") { _ = try gradients(of: scores, withRespectTo: [input], seed: seedTensor) }
+    metrics["guided_backward_gflops"] = (fl.cnn + fl.wordBackward(n / 2)) / one / 1e9
+    var r = RunResult(scenario: name, variant: variant, times: [one], peak: Memory.peakMB(), metrics: metrics)
+    r.times_ms = nil
     return r
 }
 
@@ -336,11 +349,11 @@ func runVQAGradCAM(_ b: Bench, _ variant: String) throws -> RunResult {
     let explainer = try Explainer(root: model, defaultLayer: dir.explainLayer, options: ExplainOptions())
     let targets = TargetSet.answers(model, answers: answers, question: question, ids: [top], kind: .logit)
     var e: Explanation?
-    let (ts, peak) = try measured(b) { e = try explainer.explain(targets, image: x) }
+    let (ts, peak, usage) = try measured(b) { e = try explainer.explain(targets, image: x) }
     try NPY.write(e!.raw!, to: b.ws.out(name) + "/ours_raw.npy")
     let cnn = measure(b.p) { _ = model.imageFeature(x, ForwardContext()) }
     return RunResult(scenario: name, variant: variant, times: ts, peak: peak,
-                     metrics: ["flops": flops, "gflops": flops / median(ts) / 1e9, "phase_cnn_ms": median(cnn) * 1e3])
+                     metrics: usage.merging(["flops": flops, "gflops": flops / median(ts) / 1e9, "phase_cnn_ms": median(cnn) * 1e3]) { $1 })
 }
 
 // MARK: - decoding, loading, images, export
@@ -437,8 +450,18 @@ func runExport(_ b: Bench, _ variant: String) throws -> RunResult {
     let x = try b.ws.image()
     let e = try Explainer(root: cap, defaultLayer: "backbone.layer4", options: ExplainOptions())
         .explain(TargetSet.caption(cap, vocabulary: vocabulary, words: words, kind: .logprob), image: x)
+    // Photo-like: gradients, a disc, a checkerboard and a little noise (as the 12 MP JPEG).
     var pixels = [UInt8](repeating: 0, count: 640 * 480 * 3)
-    for i in pixels.indices { pixels[i] = UInt8((i * 7 + i / 1920) & 255) }
+    var rng = SeededGenerator(seed: 7)
+    for y in 0..<480 {
+        for x in 0..<640 {
+            let i = (y * 640 + x) * 3, noise = Int(rng.next() % 16)
+            let disc = (x - 320) * (x - 320) + (y - 240) * (y - 240) < 150 * 150
+            pixels[i] = UInt8(min(255, x * 200 / 640 + noise))
+            pixels[i + 1] = UInt8(min(255, (disc ? 180 : 40) + y * 60 / 480 + noise))
+            pixels[i + 2] = UInt8(min(255, ((x / 40 + y / 40) % 2 == 0 ? 160 : 60) + noise))
+        }
+    }
     let doc = ExportDocument(task: .captioning, imagePath: "bench.jpg", image: RGBImage(width: 640, height: 480, pixels: pixels),
                              modelPath: "bench-model", weightsSHA256: String(repeating: "0", count: 64), explanation: e,
                              score: .logprob, text: words.map { vocabulary.token(at: $0)! }.joined(separator: " "),
@@ -453,8 +476,12 @@ func runExport(_ b: Bench, _ variant: String) throws -> RunResult {
         return t
     }
     Memory.resetPeak()
+    Profiler.enable()
+    let before = CPUUsage.now
     let warm = try once()
     let n = b.p.repeats(afterWarmUp: warm)
     let times = n == 0 ? [warm] : try (0..<n).map { _ in try once() }
-    return RunResult(scenario: "export", variant: variant, times: times, peak: Memory.peakMB(), metrics: [:])
+    let usage = CPUUsage.metrics(from: before, to: CPUUsage.now, runs: n + 1)
+    Profiler.disable()
+    return RunResult(scenario: "export", variant: variant, times: times, peak: Memory.peakMB(), metrics: usage)
 }

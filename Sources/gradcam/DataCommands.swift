@@ -88,7 +88,7 @@ struct Train: ParsableCommand {
     @Option(help: "Use only the first N images (for quick checks).") var limit: Int?
     @Option(help: "Captioner: train only on reference captions of these ShapesWorld forms (comma-separated: list, count, relation, total).")
     var captionForms: String?
-    @Option(help: "Start the backbone from this model directory's (transfer learning; same architecture).")
+    @Option(help: "Start from this model directory's weights: all of them for a model of the same task and shape (continue training), else the backbone's (transfer learning).")
     var initFrom: String?
     @Flag(help: "Continue from the last epoch saved in --out.") var resume = false
     @Flag(help: "No progress bar.") var quiet = false
@@ -112,8 +112,8 @@ struct Train: ParsableCommand {
         }
         let model = ModelDirectory.build(modelConfig, vocabularies, initializer: .random(seed: seed))
         if let initFrom {
-            let copied = try model.initializeBackbone(from: try loadModel(initFrom, task: ""))
-            if !quiet { print("backbone: \(copied) tensors from \(initFrom)") }
+            let copied = try model.initialize(from: try loadModel(initFrom, task: ""))
+            if !quiet { print("initialised \(copied) tensors from \(initFrom)") }
         }
         var options = TrainingOptions()
         options.epochs = epochs
@@ -186,10 +186,13 @@ struct Eval: ParsableCommand {
             return
         }
         print(Terminal.bold("\(report.task) model \(report.model) on \(data): \(report.count) items"))
-        for (k, v) in report.scores.sorted(by: { $0.key < $1.key }) { print(String(format: "  %-34@ %.4f", k as NSString, v)) }
+        for (k, v) in report.scores.sorted(by: { $0.key < $1.key }) {
+            print("  " + k.padding(toLength: 32, withPad: " ", startingAt: 0) + String(format: "%.4f", v))
+        }
         print(Terminal.dim("  grounding                        pointing   energy      iou   tokens"))
         for (name, g) in report.grounding.sorted(by: { ($0.key.hasSuffix("baseline") ? 1 : 0, $0.key) < ($1.key.hasSuffix("baseline") ? 1 : 0, $1.key) }) {
-            print(String(format: "  %-30@ %8.3f %8.3f %8.3f %8d", name as NSString, g.pointingGame, g.energy, g.iou, g.count))
+            print("  " + name.padding(toLength: 30, withPad: " ", startingAt: 0)
+                + String(format: " %8.3f %8.3f %8.3f %8d", g.pointingGame, g.energy, g.iou, g.count))
         }
         if let chart { print("chart: \(chart)") }
     }

@@ -140,7 +140,10 @@ struct Caption: ParsableCommand {
     func validate() throws {
         guard beam >= 1 else { throw ValidationError("--beam must be at least 1, got \(beam)") }
         guard nbest >= 1 && nbest <= beam else { throw ValidationError("--nbest must be between 1 and --beam (\(beam)), got \(nbest)") }
-        if let maxLength, maxLength < 1 { throw ValidationError("--max-length must be at least 1, got \(maxLength)") }
+        // Explaining T words runs the decoder T times at batch T: unbounded, --max-length 100000 never ends.
+        if let maxLength, !(1...ModelConfig.maxCaptionLength).contains(maxLength) {
+            throw ValidationError("--max-length must be between 1 and \(ModelConfig.maxCaptionLength), got \(maxLength)")
+        }
         if caption != nil && nbest > 1 { throw ValidationError("--nbest explains beam hypotheses; it cannot be used with --caption") }
     }
 

@@ -145,10 +145,21 @@ final class TrainingTests: XCTestCase {
         let out = dir.appendingPathComponent("source").path
         try ModelDirectory.save(config: config, model: source, to: out)
         let target = ModelDirectory.build(config, [try Vocabulary(tokens: ["red", "blue"])], initializer: .random(seed: 99))
-        let copied = try target.initializeBackbone(from: try ModelDirectory(path: out))
+        let copied = try target.initialize(from: try ModelDirectory(path: out))
         let a = source.root.stateDict(), b = target.root.stateDict()
-        XCTAssertEqual(copied, a.keys.filter { $0.hasPrefix("features.") }.count)
-        XCTAssertEqual(a["features.0.weight"]!.values, b["features.0.weight"]!.values)
-        XCTAssertNotEqual(a["classifier.0.weight"]!.values, b["classifier.0.weight"]!.values)
+        // Same task and shapes: everything is copied (continuing training).
+        XCTAssertEqual(copied, a.count)
+        XCTAssertEqual(a["classifier.0.weight"]!.values, b["classifier.0.weight"]!.values)
+        // Another task: only the backbone, under its prefix.
+        let captioner = try ModelConfig.parse(Data("""
+            {"format": "gradcam-model/1", "task": "captioning",
+             "input": {"width": 16, "height": 16, "resize": "stretch", "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]},
+             "backbone": {"arch": "vgg", "cfg": [4, "M", 8, "M"], "batch_norm": true, "feature": "flatten"},
+             "decoder": {"embed": 4, "hidden": 4, "layers": 1, "max_length": 5}}
+            """.utf8), file: "config.json")
+        let vocabulary = try Vocabulary(tokens: ["<start>", "<end>", "<unk>", "red"])
+        let other = ModelDirectory.build(captioner, [vocabulary], initializer: .random(seed: 5))
+        XCTAssertEqual(try other.initialize(from: try ModelDirectory(path: out)), a.keys.filter { $0.hasPrefix("features.") }.count)
+        XCTAssertEqual(other.root.stateDict()["backbone.features.0.weight"]!.values, a["features.0.weight"]!.values)
     }
 }
