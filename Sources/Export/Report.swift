@@ -147,7 +147,7 @@ button.token { font: inherit; margin: 0.1em; padding: 0.1em 0.5em; border: 1px s
 button.token[aria-pressed="true"] { background: #222; color: #fff; border-color: #222; }
 button.token:focus-visible { outline: 3px solid #e80; outline-offset: 1px; }
 .view { display: flex; flex-wrap: wrap; gap: 1.5em; align-items: flex-start; margin: 1em 0; }
-.view figure { margin: 0; } .view img { max-width: 100%; height: auto; border: 1px solid #ccc; }
+.view figure { margin: 0; } .view img { width: min(100%, 512px); height: auto; border: 1px solid #ccc; }
 dl { display: grid; grid-template-columns: auto auto; gap: 0.2em 1em; margin: 0; }
 dt { color: #666; } dd { margin: 0; font-variant-numeric: tabular-nums; }
 .unk { text-decoration: underline dotted; color: #a00; }
