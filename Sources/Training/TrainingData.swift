@@ -50,9 +50,7 @@ public enum TrainingData {
                 guard let forms = captionForms, let form = c.form else { return true }
                 return forms.contains(form.rawValue)
             }
-            let texts = data.flatMap { $0.captions.filter(kept).map(\.text) }
-            let vocabulary = Vocabulary.build(from: texts, minCount: minCount,
-                                              specials: ["<pad>"] + Vocabulary.captioningSpecials)
+            let vocabulary = captionVocabulary(data.flatMap { $0.captions.filter(kept).map(\.text) }, minCount: minCount)
             let tokenizer = try Tokenizer(vocabulary: vocabulary, maxLength: config.decoder!.maxLength)
             let examples = data.flatMap { entry in
                 entry.captions.filter(kept).map { c in
@@ -67,13 +65,8 @@ public enum TrainingData {
                 let kept = Set(Set(items.map(\.image.id)).sorted().prefix(limit))
                 items = items.filter { kept.contains($0.image.id) }
             }
-            let questions = Vocabulary.build(from: items.map(\.question), minCount: minCount,
-                                             specials: Vocabulary.questionSpecials)
-            var counts: [String: Int] = [:]
-            for item in items { counts[item.answer, default: 0] += 1 }
-            let kept = counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
-                .prefix(maxAnswers).map(\.key)
-            let answers = try Vocabulary(tokens: kept, source: "answers")
+            let questions = questionVocabulary(items.map(\.question), minCount: minCount)
+            let answers = try answerVocabulary(items.map(\.answer), minCount: 1, top: maxAnswers)
             let tokenizer = try Tokenizer(vocabulary: questions, maxLength: config.questionEncoder!.maxLength)
             let examples = items.compactMap { item -> Example? in
                 guard let a = answers.id(of: item.answer) else { return nil }
@@ -88,6 +81,27 @@ public enum TrainingData {
             return ([try Vocabulary(tokens: labels.categories, source: "labels")],
                     entries.map { Example(imagePath: $0.image.path, target: .label($0.classIndex)) })
         }
+    }
+}
+
+extension TrainingData {
+    /// Caption words seen at least `minCount` times (rarer ones become `<unk>`,
+    /// as neuraltalk2), after `<pad>`, `<start>`, `<end>`, `<unk>`.
+    public static func captionVocabulary(_ captions: [String], minCount: Int) -> Vocabulary {
+        Vocabulary.build(from: captions, minCount: minCount, specials: ["<pad>"] + Vocabulary.captioningSpecials)
+    }
+
+    public static func questionVocabulary(_ questions: [String], minCount: Int) -> Vocabulary {
+        Vocabulary.build(from: questions, minCount: minCount, specials: Vocabulary.questionSpecials)
+    }
+
+    /// The `top` most frequent whole answers seen at least `minCount` times (ties: alphabetical).
+    public static func answerVocabulary(_ answers: [String], minCount: Int, top: Int) throws -> Vocabulary {
+        var counts: [String: Int] = [:]
+        for a in answers { counts[a, default: 0] += 1 }
+        let kept = counts.filter { $0.value >= minCount }
+            .sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(top).map(\.key)
+        return try Vocabulary(tokens: kept, source: "answers")
     }
 }
 

@@ -80,6 +80,14 @@ struct CPUUsage {
         return CPUUsage(user: s(u.ru_utime), system: s(u.ru_stime), minorFaults: u.ru_minflt)
     }
 
+    /// The CPU time (s, user + system) of the waited-for child processes so far.
+    static var children: Double {
+        var u = rusage()
+        getrusage(RUSAGE_CHILDREN.rawValue, &u)
+        func s(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+        return s(u.ru_utime) + s(u.ru_stime)
+    }
+
     /// Per-run figures between two readings around `runs` runs.
     static func metrics(from a: CPUUsage, to b: CPUUsage, runs: Int) -> [String: Double] {
         let n = Double(max(runs, 1))

@@ -7,6 +7,7 @@
 // its peak memory is its own; scripts/bench_pytorch.py runs the same
 // scenarios in PyTorch on the same weights and inputs and checks the outputs.
 
+import CBLAS
 import Foundation
 import Tensor
 
@@ -20,6 +21,7 @@ struct Options {
     var markdown: String?
     var script: String?
     var threads = 2
+    var fromJSON: String?
     var child: (scenario: String, variant: String)?
 }
 
@@ -40,6 +42,7 @@ func parseOptions() throws -> Options {
         case "--json": o.json = try value(a)
         case "--markdown": o.markdown = try value(a)
         case "--script": o.script = try value(a)
+        case "--from-json": o.fromJSON = try value(a)
         case "--threads":
             guard let n = Int(try value(a)), n > 0 else { throw BenchError("--threads needs a positive number") }
             o.threads = n
@@ -59,6 +62,7 @@ func parseOptions() throws -> Options {
                   --json FILE    write every run's raw result
                   --markdown FILE  write the result table as Markdown
                   --threads N    OpenBLAS threads here, torch.set_num_threads there (default 2)
+                  --from-json FILE  print the report of an earlier --json FILE instead of running
                 """)
             exit(0)
         default: throw BenchError("unknown argument \(a) (see --help)")
@@ -125,6 +129,14 @@ func main() throws {
         return
     }
 
+    if let path = o.fromJSON {
+        let results = try JSONDecoder().decode([RunResult].self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+        let report = Report(results: results, protocol: p, pytorch: results.contains { $0.side == "pytorch" }, elapsed: 0)
+        print(report.text())
+        if let md = o.markdown { try report.markdown().write(toFile: md, atomically: true, encoding: .utf8) }
+        return
+    }
+
     let selected = o.scenarios.isEmpty ? scenarios : scenarios.filter { o.scenarios.contains($0.name) }
     let temporary = o.models == nil
     let dir = o.models ?? NSTemporaryDirectory() + "gradcam-bench-\(getpid())"
@@ -154,6 +166,7 @@ func main() throws {
         try ws.prepare(spec)
     }
 
+    let loadBefore = loadAverage()
     let me = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
     var all: [RunResult] = []
     let start = Date()
@@ -183,7 +196,8 @@ func main() throws {
             if let c = r.check, c.hasPrefix("FAIL") { log("\(s.name) / \(r.side) \(r.variant): \(c)") }
         }
     }
-    let report = Report(results: all, protocol: p, pytorch: python != nil, elapsed: Date().timeIntervalSince(start))
+    var report = Report(results: all, protocol: p, pytorch: python != nil, elapsed: Date().timeIntervalSince(start))
+    report.machine = machine(python: python) + ["load average (1, 5, 15 min) at the start: \(loadBefore); at the end: \(loadAverage())"]
     print(report.text())
     if let path = o.json {
         let encoder = JSONEncoder()
@@ -191,6 +205,27 @@ func main() throws {
         try encoder.encode(all).write(to: URL(fileURLWithPath: path))
     }
     if let path = o.markdown { try report.markdown().write(toFile: path, atomically: true, encoding: .utf8) }
+}
+
+func loadAverage() -> String {
+    ((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "?").split(separator: " ").prefix(3).joined(separator: " ")
+}
+
+/// What the figures were measured on.
+func machine(python: String?) -> [String] {
+    var lines: [String] = []
+    let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+    let model = cpuinfo.split(separator: "\n").first { $0.hasPrefix("model name") }?.split(separator: ":").last
+        .map { $0.trimmingCharacters(in: .whitespaces) } ?? "?"
+    lines.append("CPU: \(model), \(ProcessInfo.processInfo.activeProcessorCount) cores")
+    lines.append("OpenBLAS: " + String(cString: openblas_get_config()) + " (core \(String(cString: openblas_get_corename())))")
+    if let python {
+        let r = runCollecting(python, ["-c", "import torch; print('RESULT', torch.__version__, torch.backends.mkldnn.is_available())"])
+        if let line = r.output.split(separator: "\n").first(where: { $0.hasPrefix("RESULT ") }) {
+            lines.append("PyTorch: " + line.dropFirst(7) + " (torch version, oneDNN available), OMP_WAIT_POLICY=PASSIVE")
+        }
+    }
+    return lines
 }
 
 do {

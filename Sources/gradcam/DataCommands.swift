@@ -197,3 +197,41 @@ struct Eval: ParsableCommand {
         if let chart { print("chart: \(chart)") }
     }
 }
+
+struct BuildVocabulary: ParsableCommand {
+    enum Kind: String, ExpressibleByArgument, CaseIterable { case captions, questions, answers }
+
+    static let configuration = CommandConfiguration(
+        commandName: "vocab",
+        abstract: "Build a vocabulary from a split's captions, questions or answers.",
+        discussion: """
+            Words seen fewer than --min-count times are left out (they become <unk>, as in \
+            neuraltalk2); the rest are ordered by count, then alphabetically, after the specials. \
+            Answers are whole lines, the --top most frequent.
+
+            Example:
+              gradcam vocab --data data/train --kind captions --min-count 5 --out vocab.txt
+            """)
+
+    @Option(help: "A split folder (captions.json, or questions.json + answers.json).") var data: String
+    @Option(help: "captions, questions or answers.") var kind: Kind
+    @Option(help: "Keep words seen at least this often.") var minCount = 1
+    @Option(help: "Answers: keep the most frequent, at most this many.") var top = 1000
+    @Option(help: "The vocabulary file to write (one token per line).") var out: String
+
+    func run() throws {
+        let vocabulary: Vocabulary
+        switch kind {
+        case .captions:
+            let texts = try CaptionDataset(directory: data).entries.flatMap { $0.captions.map(\.text) }
+            vocabulary = TrainingData.captionVocabulary(texts, minCount: minCount)
+        case .questions:
+            vocabulary = TrainingData.questionVocabulary(try VQADataset(directory: data).items.map(\.question), minCount: minCount)
+        case .answers:
+            vocabulary = try TrainingData.answerVocabulary(try VQADataset(directory: data).items.map(\.answer),
+                                                           minCount: minCount, top: top)
+        }
+        try vocabulary.write(to: out)
+        print("wrote \(vocabulary.count) tokens to \(out)")
+    }
+}
