@@ -181,7 +181,7 @@ struct Eval: ParsableCommand {
         progressBar?.finish()
         if let chart { try groundingChart(report).write(to: chart) }
         if json {
-            let data = try JSONSerialization.data(withJSONObject: report.json, options: [.prettyPrinted, .sortedKeys])
+            let data = try JSONSerialization.data(withJSONObject: report.json, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
             print(String(decoding: data, as: UTF8.self))
             return
         }
