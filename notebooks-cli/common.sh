@@ -15,5 +15,10 @@ QUICK="${QUICK:-0}"
 rm -rf "$OUT"
 mkdir -p "$OUT"
 
-say() { printf '\n\033[1m# %s\033[0m\n' "$*"; }
+# Bold headings on a terminal only, and never with NO_COLOR.
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then
+  say() { printf '\n\033[1m# %s\033[0m\n' "$*"; }
+else
+  say() { printf '\n# %s\n' "$*"; }
+fi
 run() { printf '$ %s\n' "$*"; "$@"; }
