@@ -11,6 +11,8 @@ let package = Package(
     products: [
         .executable(name: "gradcam", targets: ["gradcam"]),
         .library(name: "Tensor", targets: ["Tensor"]),
+        // The libraries the fuzz harnesses in Fuzz/ (a package of their own) call.
+        .library(name: "GradCAMKit", targets: ["Imaging", "NN", "Models", "Text", "ShapesWorld"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

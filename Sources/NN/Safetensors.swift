@@ -60,7 +60,8 @@ public enum Safetensors {
             }
             let dataSize = raw.count - dataStart
             var entries: [(name: String, dtype: DType, shape: [Int], begin: Int, end: Int)] = []
-            for (key, value) in header where key != "__metadata__" {
+            // In name order, so that of several bad tensors the same one is named every run.
+            for (key, value) in header.sorted(by: { $0.key < $1.key }) where key != "__metadata__" {
                 guard let info = value as? [String: Any] else {
                     throw SafetensorsError.badTensor(file: file, tensor: key, reason: "its header entry is not an object")
                 }

@@ -121,7 +121,6 @@ final class CommandTests: XCTestCase {
             (["vqa", image, "--model", model("vqa-flat"), "--question", "... !!", "--out", out], 1, "no words"),
             (["classify", image, "--model", model("classifier-vgg"), "--class", "zebra"], 1, "class0"),
             (["export", "--model", model("classifier-vgg"), "--images", Self.images.path, "--out", out, "--shard", "3/2"], 64, "--shard"),
-            (["caption", image], 1, "shipped model"),
             (["caption", image, "--model", scratch.path], 1, "config.json"),
             (["caption", image, "--model", model("captioner-vgg-fc7"), "--alpha", "2"], 64, "--alpha"),
         ]
