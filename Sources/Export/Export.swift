@@ -1,5 +1,6 @@
 import Explain
 import Foundation
+import Imaging
 
 #if canImport(Glibc)
 import Glibc
@@ -183,25 +184,14 @@ private struct OutputTarget {
     }
 }
 
-/// Writes `bytes` to `path`. `exclusive` (for files of a new export) creates
-/// the file and fails rather than follow a link or replace a file; otherwise
-/// an existing file is replaced, as `NPY.write` callers expect.
+/// Writes one file of an export, exclusively by default (never through a link,
+/// never over a file), with Imaging's POSIX writer.
 func writeFile(_ path: String, _ bytes: [UInt8], exclusive: Bool = true) throws {
-    let flags = O_WRONLY | O_CREAT | (exclusive ? O_EXCL | O_NOFOLLOW : O_TRUNC)
-    let fd = open(path, flags, 0o644)
-    guard fd >= 0 else { throw ExportError.unwritable(path: path, reason: errnoReason()) }
-    var rest = bytes[...]
-    while !rest.isEmpty {
-        let n = rest.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        if n < 0 {
-            if errno == EINTR { continue }
-            let reason = errnoReason()
-            close(fd)
-            throw ExportError.unwritable(path: path, reason: reason)
-        }
-        rest = rest.dropFirst(n)
+    do {
+        try Imaging.writeFile(path, bytes, exclusive: exclusive)
+    } catch let ImageError.unwritable(path, reason) {
+        throw ExportError.unwritable(path: path, reason: reason)
     }
-    guard close(fd) == 0 else { throw ExportError.unwritable(path: path, reason: errnoReason()) }
 }
 
 private func makeDirectory(_ path: String) throws {

@@ -184,8 +184,12 @@ func readFile(_ path: String) throws -> [UInt8] {
     return bytes
 }
 
-func writeFile(_ path: String, _ bytes: [UInt8]) throws {
-    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+/// Writes `bytes` to `path` with plain POSIX calls (retrying on EINTR).
+/// `exclusive` creates the file and fails rather than follow a link or replace
+/// a file (for the files of a new export); otherwise an existing file is replaced.
+public func writeFile(_ path: String, _ bytes: [UInt8], exclusive: Bool = false) throws(ImageError) {
+    let flags = O_WRONLY | O_CREAT | (exclusive ? O_EXCL | O_NOFOLLOW : O_TRUNC)
+    let fd = open(path, flags, 0o644)
     guard fd >= 0 else { throw ImageError.unwritable(path: path, reason: errnoReason()) }
     var rest = bytes[...]
     while !rest.isEmpty {
