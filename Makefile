@@ -25,9 +25,11 @@ notebooks: build
 	    || { cat out/notebooks-$$(basename $$script .sh).log; echo "FAILED: $$script"; exit 1; }; \
 	done; echo "notebooks: all passed"
 
+# `make bench BENCH_ARGS=--quick` for the 2-minute version; `--no-pytorch`, `--scenario NAME`,
+# `--threads 1`, `--markdown FILE`: see `gradcam-bench --help` and BENCHMARKS.md.
 bench: setup
 	swift build -c release --product gradcam-bench
-	.build/release/gradcam-bench
+	.build/release/gradcam-bench $(BENCH_ARGS)
 
 install: build
 	install -d $(PREFIX)/bin $(PREFIX)/share/gradcam/Models

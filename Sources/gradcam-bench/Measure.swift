@@ -55,7 +55,14 @@ enum Profiler {
     nonisolated(unsafe) static let control: UnsafeMutablePointer<FILE>? =
         getenv("GRADCAM_BENCH_PERF_CTL").flatMap { fopen(String(cString: $0), "w") }
 
-    static func enable() { send("enable\n") }
+    /// With GRADCAM_BENCH_PHASE=NAME, only the phase of that name (see `phase`) is profiled.
+    static let onlyPhase: String? = getenv("GRADCAM_BENCH_PHASE").map { String(cString: $0) }
+    nonisolated(unsafe) static var currentPhase: String?
+
+    static func enable() {
+        if let only = onlyPhase, only != currentPhase { return }
+        send("enable\n")
+    }
     static func disable() { send("disable\n") }
 
     private static func send(_ command: String) {

@@ -131,7 +131,7 @@ func runConv(_ b: Bench, _ variant: String) throws -> RunResult {
     var rng = SeededGenerator(seed: 12)
     let ya = Tensor.randn([1024, 1024], using: &rng), yb = Tensor.randn([1024, 1024], using: &rng)
     var metrics: [String: Double] = [:]
-    var total = 0.0, flops = 0.0
+    var total = 0.0, flops = 0.0, yardstickTime = 0.0
     Memory.resetPeak()
     for s in shapes {
         let x = Tensor.randn([1, s.c, s.size, s.size], using: &rng)
@@ -141,11 +141,15 @@ func runConv(_ b: Bench, _ variant: String) throws -> RunResult {
                                          { _ = ya.matmul(yb) })
         metrics["ms:" + s.name] = median(t) * 1e3
         metrics["gflops:" + s.name] = s.flops / median(t) / 1e9
-        metrics["local_sgemm_gflops:" + s.name] = 2 * pow(1024, 3) / median(tg) / 1e9
+        let local = 2 * pow(1024, 3) / median(tg) / 1e9
+        metrics["local_sgemm_gflops:" + s.name] = local
         total += median(t)
         flops += s.flops
+        yardstickTime += s.flops / local / 1e9
     }
     metrics["gflops"] = flops / total / 1e9
+    // Against the sgemm timed alternately with each shape: what the same FLOPs take there.
+    metrics["ratio_alternate_sgemm"] = yardstickTime / total
     metrics["flops"] = flops
     var r = RunResult(scenario: "conv", variant: variant, peak: Memory.peakMB(), metrics: metrics)
     r.median_ms = total * 1e3
@@ -241,6 +245,8 @@ func runCaptionGradCAM(_ b: Bench, _ variant: String) throws -> RunResult {
     // each as wall time (name_ms) and CPU time per run (name_cpu_ms).
     Memory.resetPeak()
     func phase(_ key: String, _ body: () throws -> Void) rethrows -> Double {
+        Profiler.currentPhase = key
+        defer { Profiler.currentPhase = nil }
         let t = median(try measure(b.p, body))
         metrics[key + "_ms"] = t * 1e3
         metrics[key + "_cpu_ms"] = CPUUsage.lastPerRunMs
@@ -302,6 +308,8 @@ func runCaptionGuided(_ b: Bench, _ variant: String) throws -> RunResult {
     // aux: the Grad-CAM part alone, the recorded forward at batch 1 and one guided backward.
     Memory.resetPeak()
     func phase(_ key: String, _ body: () throws -> Void) rethrows -> Double {
+        Profiler.currentPhase = key
+        defer { Profiler.currentPhase = nil }
         let t = median(try measure(b.p, body))
         metrics[key + "_ms"] = t * 1e3
         metrics[key + "_cpu_ms"] = CPUUsage.lastPerRunMs
@@ -388,10 +396,13 @@ func runLoad(_ b: Bench, _ variant: String) throws -> RunResult {
     let read = try measure(b.p) { _ = try Data(contentsOf: URL(fileURLWithPath: weights)) }
     let readCPU = CPUUsage.lastPerRunMs
     let parse = try measure(b.p) { _ = try Safetensors.read(path: weights) }
+    // The model a load builds before the tensors replace its parameters.
+    let build = measure(b.p) { _ = ModelDirectory.build(ModelSpec.resnet50.config, ModelSpec.resnet50.vocabularies, initializer: .forLoading) }
     let load = try measure(b.p) { _ = try ModelDirectory(path: path) }
     let loadCPU = CPUUsage.lastPerRunMs
     return RunResult(scenario: "load", variant: variant, times: load, peak: Memory.peakMB(),
                      metrics: ["read_ms": median(read) * 1e3, "safetensors_read_ms": median(parse) * 1e3,
+                               "build_for_loading_ms": median(build) * 1e3,
                                "beyond_read_ms": (median(load) - median(read)) * 1e3, "file_mb": size / 1e6,
                                "read_cpu_ms": readCPU, "load_cpu_ms": loadCPU, "beyond_read_cpu_ms": loadCPU - readCPU])
 }
