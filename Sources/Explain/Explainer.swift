@@ -70,8 +70,8 @@ public enum ExplainError: Error, CustomStringConvertible, Equatable {
 ///
 /// Gradient methods run the network below the layer once, unrecorded; the
 /// layer's output is repeated T times on the batch axis and made a tracked
-/// leaf, the part above runs at batch T, and one backward seeded with the
-/// identity gives every target's gradient at once (DESIGN.md, "Many targets,
+/// leaf, the part above runs at batch T, row k is scored for target k, and one
+/// backward gives every target's gradient at once (DESIGN.md, "Many targets,
 /// one pass").
 public struct Explainer {
     public let root: Module
@@ -130,7 +130,9 @@ public struct Explainer {
             guard a.rank == 4, a.shape[0] == 1, copies > 0 else { return a }
             return a.expanded(to: [copies] + a.shape.dropFirst()).tracked()
         }])
-        let output = t > 0 ? targets.scores(image, ctx) : nil
+        // Gradient methods: row k of the batch is explained for target k, [T]; others: [1, T].
+        let output = t == 0 ? nil
+            : copies > 0 ? targets.rowScores(image, ctx, Array(0..<t)) : targets.scores(image, ctx)
         if t == 0 { targets.image(image, ctx) }
         guard let a = activation else { throw ExplainError.notOnImagePath(layer) }
         guard a.rank == 4, a.shape[0] == 1 else { throw ExplainError.notSpatial(layer, shape: a.shape) }
@@ -153,12 +155,11 @@ public struct Explainer {
                 for k in 0..<t { setMap(k, LayerMaps.weighted(pa.baseAddress!, weights[k], hw: hw)) }
             }
         default:
-            // output is [T, T]: row k saw copy k; its diagonal holds each target's score.
-            scores = (0..<t).map { output.values[$0 * t + $0] }
+            // output[k] is target k's score, computed from copy k of the activation.
+            scores = output.values
             guard let tracked = ctx.captured[layer], tracked.shape[0] == t else { throw ExplainError.notOnImagePath(layer) }
-            var seed = [Float](repeating: 0, count: t * t)
-            for k in 0..<t { seed[k * t + k] = options.counterfactual ? -1 : 1 }
-            let g = try gradients(of: output, withRespectTo: [tracked], seed: Tensor(shape: [t, t], values: seed))[0]
+            let seed = Tensor.full([t], options.counterfactual ? -1 : 1)
+            let g = try gradients(of: output, withRespectTo: [tracked], seed: seed)[0]
             a.withUnsafeBufferPointer { pa in
                 g.withUnsafeBufferPointer { pg in
                     for k in 0..<t {

@@ -18,7 +18,7 @@ public enum ScoreKind: String, CaseIterable, Sendable {
 ///
 /// `scores` maps a batch of images to [B, T]: every target's score for every
 /// image. With the explained layer repeated T times on the batch axis, the
-/// diagonal of that matrix is what one batched backward differentiates.
+/// diagonal of that matrix (`rowScores`) is what one batched backward differentiates.
 public struct TargetSet {
     public struct Entry: Sendable {
         /// The text shown for the entry: a word, an answer or a class name.
@@ -32,13 +32,19 @@ public struct TargetSet {
     let scores: (_ images: Tensor, _ ctx: ForwardContext) -> Tensor
     /// Runs only the image path (the backbone), for a layer's activation when there are no targets.
     let image: (_ images: Tensor, _ ctx: ForwardContext) -> Void
+    /// For a batch whose row j is explained for target `targets[j]`: those scores, [B].
+    /// What one batched backward differentiates; a task may compute it more cheaply
+    /// than the whole [B, T] matrix.
+    let rowScores: (_ images: Tensor, _ ctx: ForwardContext, _ targets: [Int]) -> Tensor
 
     init(entries: [Entry], kind: ScoreKind, image: @escaping (Tensor, ForwardContext) -> Void,
+         rowScores: ((Tensor, ForwardContext, [Int]) -> Tensor)? = nil,
          scores: @escaping (Tensor, ForwardContext) -> Tensor) {
         self.entries = entries
         self.kind = kind
         self.image = image
         self.scores = scores
+        self.rowScores = rowScores ?? { images, ctx, targets in scores(images, ctx).pick(targets) }
     }
 
     public var count: Int { entries.count }
@@ -53,8 +59,20 @@ public struct TargetSet {
         let entries = wholeCaption
             ? [Entry(label: labels.joined(separator: " "), id: -1)]
             : zip(labels, words).map { Entry(label: $0, id: $1) }
+        // Row j needs word targets[j] at its own position only: the 10 000-word head and its
+        // softmax run on those B rows, not on all B × n positions.
+        // A batch of one image (no repeated layer) serves every target from its single row.
+        let perRow: (Tensor, ForwardContext, [Int]) -> Tensor = { images, ctx, targets in
+            let feature = model.imageFeature(images, ctx)
+            let b = feature.shape[0], n = words.count
+            let hidden = model.teacherForcedHidden(feature, rows: Array(repeating: words, count: b), ctx)
+            let rows = hidden.reshaped([b * n, hidden.shape[2]])
+                .indexSelect(targets.enumerated().map { j, t in (b == 1 ? 0 : j) * n + t })
+            return score(model.head(rows, ctx), kind: kind, axis: 1).pick(targets.map { words[$0] })
+        }
         return TargetSet(entries: wholeCaption && words.isEmpty ? [] : entries, kind: kind,
-                         image: { _ = model.imageFeature($0, $1) }) { images, ctx in
+                         image: { _ = model.imageFeature($0, $1) },
+                         rowScores: wholeCaption ? nil : perRow) { images, ctx in
             // The batch is the feature's: T copies when the explained layer was repeated.
             let logits = model.teacherForcedLogits(model.imageFeature(images, ctx), words: words, ctx)
             let b = logits.shape[0], n = words.count
@@ -101,7 +119,8 @@ extension TargetSet {
     /// Only the entries at `indices`, in that order: one target at a time, or a
     /// caption's words without its `<end>`.
     public func selecting(_ indices: [Int]) -> TargetSet {
-        TargetSet(entries: indices.map { entries[$0] }, kind: kind, image: image) { images, ctx in
+        TargetSet(entries: indices.map { entries[$0] }, kind: kind, image: image,
+                  rowScores: { images, ctx, targets in self.rowScores(images, ctx, targets.map { indices[$0] }) }) { images, ctx in
             self.scores(images, ctx).transposed(0, 1).indexSelect(indices).transposed(0, 1)
         }
     }

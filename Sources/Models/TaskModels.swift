@@ -100,12 +100,19 @@ public final class Captioner: Module {
                      "teacherForcedLogits: \(rows.count) captions of equal length needed for a batch of \(b)")
         let vocabulary = head.weight.value.shape[0]
         guard n > 0 else { return Tensor.zeros([b, 0, vocabulary]) }
+        let hidden = teacherForcedHidden(feature, rows: rows, ctx)
+        return head(hidden.reshaped([b * n, hidden.shape[2]]), ctx).reshaped([b, n, vocabulary])
+    }
+
+    /// The LSTM's top-layer outputs [B, n, H] under teacher forcing, before the
+    /// head: callers that need only some positions apply `head` to those alone.
+    public func teacherForcedHidden(_ feature: Tensor, rows: [[Int]], _ ctx: ForwardContext) -> Tensor {
+        let b = feature.shape[0], n = rows.first?.count ?? 0
         let x0 = imageInput(feature, ctx).unsqueezed(axis: 1)                // [B, 1, E]
         let inputs = rows.flatMap { [startID] + $0.dropLast() }
         let embedded = embed(inputs).reshaped([b, n, x0.shape[2]])
         let (outputs, _) = lstm.sequence(Tensor.concat([x0, embedded], axis: 1))
-        let hidden = Tensor.stack(Array(outputs.dropFirst()), axis: 1)      // [B, n, H]
-        return head(hidden.reshaped([b * n, hidden.shape[2]]), ctx).reshaped([b, n, vocabulary])
+        return Tensor.stack(Array(outputs.dropFirst()), axis: 1)             // [B, n, H]
     }
 }
 
