@@ -12,6 +12,7 @@ build: setup
 
 # The main job: caption an example image with the shipped captioner and explain every word.
 demo: build
+	@mkdir -p out
 	$(GRADCAM) caption notebooks-cli/images/scene-1.png --out out/demo --force
 
 # Unit and end-to-end tests, then every walkthrough that needs no PyTorch, on small inputs.
