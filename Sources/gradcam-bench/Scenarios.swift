@@ -245,12 +245,7 @@ func runCaptionGradCAM(_ b: Bench, _ variant: String) throws -> RunResult {
     // each as wall time (name_ms) and CPU time per run (name_cpu_ms).
     Memory.resetPeak()
     func phase(_ key: String, _ body: () throws -> Void) rethrows -> Double {
-        Profiler.currentPhase = key
-        defer { Profiler.currentPhase = nil }
-        let t = median(try measure(b.p, body))
-        metrics[key + "_ms"] = t * 1e3
-        metrics[key + "_cpu_ms"] = CPUUsage.lastPerRunMs
-        return t
+        try timePhase(b, key, into: &metrics, body)
     }
     let loop = try phase("loop16") {
         for k in 0..<n { _ = try explainer.explain(targets.selecting([k]), image: x) }
@@ -308,12 +303,7 @@ func runCaptionGuided(_ b: Bench, _ variant: String) throws -> RunResult {
     // aux: the Grad-CAM part alone, the recorded forward at batch 1 and one guided backward.
     Memory.resetPeak()
     func phase(_ key: String, _ body: () throws -> Void) rethrows -> Double {
-        Profiler.currentPhase = key
-        defer { Profiler.currentPhase = nil }
-        let t = median(try measure(b.p, body))
-        metrics[key + "_ms"] = t * 1e3
-        metrics[key + "_cpu_ms"] = CPUUsage.lastPerRunMs
-        return t
+        try timePhase(b, key, into: &metrics, body)
     }
     let plain = try Explainer(root: cap, defaultLayer: dir.explainLayer, options: ExplainOptions())
     _ = try phase("phase_gradcam") { _ = try plain.explain(targets, image: x) }
@@ -509,4 +499,16 @@ func runExport(_ b: Bench, _ variant: String) throws -> RunResult {
     let usage = CPUUsage.metrics(from: before, to: CPUUsage.now, runs: n + 1)
     Profiler.disable()
     return RunResult(scenario: "export", variant: variant, times: times, peak: Memory.peakMB(), metrics: usage)
+}
+
+/// Times one named phase of a scenario's auxiliary run into `metrics`: the median
+/// wall time (`key_ms`) and CPU time per run (`key_cpu_ms`). Returns seconds.
+func timePhase(_ b: Bench, _ key: String, into metrics: inout [String: Double],
+               _ body: () throws -> Void) rethrows -> Double {
+    Profiler.currentPhase = key
+    defer { Profiler.currentPhase = nil }
+    let t = median(try measure(b.p, body))
+    metrics[key + "_ms"] = t * 1e3
+    metrics[key + "_cpu_ms"] = CPUUsage.lastPerRunMs
+    return t
 }
