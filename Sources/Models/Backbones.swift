@@ -234,8 +234,17 @@ final class BasicBlock: Module {
     }
 
     override func forward(_ x: Tensor, _ ctx: ForwardContext) -> Tensor {
+        if let y = fusedForward(x, ctx) { return y }
         let out = bn2(conv2(relu(bn1(conv1(x, ctx), ctx), ctx), ctx), ctx)
         return relu(out + (downsample?(x, ctx) ?? x), ctx)
+    }
+
+    /// The inference fast path: each convolution fused with what follows it.
+    private func fusedForward(_ x: Tensor, _ ctx: ForwardContext) -> Tensor? {
+        guard mayFuse(self, hiding: [conv1, bn1, conv2, bn2] + shortcutModules(downsample), x, ctx),
+              let a = fusedConvolution(conv1, bn1, relu: relu, x, ctx),
+              let shortcut = fusedShortcut(downsample, x, ctx) else { return nil }
+        return fusedConvolution(conv2, bn2, residual: shortcut, relu: relu, a, ctx)
     }
 }
 
@@ -263,9 +272,33 @@ final class Bottleneck: Module {
     }
 
     override func forward(_ x: Tensor, _ ctx: ForwardContext) -> Tensor {
+        if let y = fusedForward(x, ctx) { return y }
         var out = relu(bn1(conv1(x, ctx), ctx), ctx)
         out = relu(bn2(conv2(out, ctx), ctx), ctx)
         out = bn3(conv3(out, ctx), ctx)
         return relu(out + (downsample?(x, ctx) ?? x), ctx)
     }
+
+    /// The inference fast path: each convolution fused with what follows it.
+    private func fusedForward(_ x: Tensor, _ ctx: ForwardContext) -> Tensor? {
+        guard mayFuse(self, hiding: [conv1, bn1, conv2, bn2, conv3, bn3] + shortcutModules(downsample), x, ctx),
+              let a = fusedConvolution(conv1, bn1, relu: relu, x, ctx),
+              let b = fusedConvolution(conv2, bn2, relu: relu, a, ctx),
+              let shortcut = fusedShortcut(downsample, x, ctx) else { return nil }
+        return fusedConvolution(conv3, bn3, residual: shortcut, relu: relu, b, ctx)
+    }
+}
+
+/// The modules a fused block hides on its shortcut: the downsampling branch
+/// and its convolution (its batch norm's output is the branch's, observed).
+private func shortcutModules(_ downsample: Sequential?) -> [Module] {
+    downsample.map { [$0, $0[0]] } ?? []
+}
+
+/// A block's shortcut: x itself, or the downsampling 1×1 conv and batch norm
+/// as one fused op (nil when they cannot fuse).
+private func fusedShortcut(_ downsample: Sequential?, _ x: Tensor, _ ctx: ForwardContext) -> Tensor? {
+    guard let downsample else { return x }
+    guard let conv = downsample[0] as? Conv2d, let bn = downsample[1] as? BatchNorm2d else { return nil }
+    return fusedConvolution(conv, bn, relu: nil, x, ctx)
 }

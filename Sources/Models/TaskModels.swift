@@ -112,7 +112,7 @@ public final class Captioner: Module {
         let inputs = rows.flatMap { [startID] + $0.dropLast() }
         let embedded = embed(inputs).reshaped([b, n, x0.shape[2]])
         let (outputs, _) = lstm.sequence(Tensor.concat([x0, embedded], axis: 1))
-        return Tensor.stack(Array(outputs.dropFirst()), axis: 1)             // [B, n, H]
+        return outputs.slice(axis: 1, 1..<(n + 1))                           // [B, n, H]
     }
 }
 

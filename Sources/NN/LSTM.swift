@@ -63,30 +63,27 @@ public final class LSTM: Module {
     }
 
     /// A whole sequence [B, T, inputSize] from zero state (teacher forcing):
-    /// the top layer's outputs, one [B, H] per step, and the final state.
-    /// Each layer's input projections for all T steps are one product.
-    public func sequence(_ xs: Tensor) -> (outputs: [Tensor], state: State) {
+    /// the top layer's outputs [B, T, H] and the final state. Each layer's input
+    /// projections for all T steps are one product, and its recurrence one op
+    /// (`Tensor.lstmLayer`).
+    public func sequence(_ xs: Tensor) -> (outputs: Tensor, state: State) {
         precondition(xs.rank == 3 && xs.shape[2] == inputSize,
                      "LSTM: input \(xs.shape) must be [B, T, \(inputSize)]")
         let b = xs.shape[0], steps = xs.shape[1]
+        guard steps > 0 else { return (Tensor.zeros([b, 0, hiddenSize]), zeroState(batch: b)) }
         var state = zeroState(batch: b)
         var layerInput = xs
-        var outputs: [Tensor] = []
         for k in 0..<layers {
-            let inF = layerInput.shape[2]
-            let projected = layerInput.reshaped([b * steps, inF])
+            let projected = layerInput.reshaped([b * steps, layerInput.shape[2]])
                 .linear(weight: weightIH[k].value, bias: biasIH[k].value)
                 .reshaped([b, steps, 4 * hiddenSize])
-            outputs = []
-            for t in 0..<steps {
-                let gates = projected.slice(axis: 1, t..<(t + 1)).reshaped([b, 4 * hiddenSize])
-                    + state.h[k].linear(weight: weightHH[k].value, bias: biasHH[k].value)
-                (state.h[k], state.c[k]) = cell(gates, state.c[k])
-                outputs.append(state.h[k])
-            }
-            if k + 1 < layers { layerInput = Tensor.stack(outputs, axis: 1) }
+            let hc = Tensor.lstmLayer(projected: projected, weightHH: weightHH[k].value, biasHH: biasHH[k].value)
+            let last = hc.slice(axis: 1, (steps - 1)..<steps).reshaped([b, 2 * hiddenSize])
+            state.h[k] = last.slice(axis: 1, 0..<hiddenSize)
+            state.c[k] = last.slice(axis: 1, hiddenSize..<(2 * hiddenSize))
+            layerInput = hc.slice(axis: 2, 0..<hiddenSize)
         }
-        return (outputs, state)
+        return (layerInput, state)
     }
 
     private func cell(_ gates: Tensor, _ c: Tensor) -> (Tensor, Tensor) {

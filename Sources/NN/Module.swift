@@ -97,6 +97,12 @@ public final class ForwardContext {
         self.replacing = replacing
     }
 
+    /// Whether the output at `path` is captured or replaced: such an output
+    /// must exist on its own, so it cannot be fused into the next op.
+    public func observes(_ path: String) -> Bool {
+        capturing.contains(path) || replacing[path] != nil
+    }
+
     func observe(_ path: String, _ output: Tensor) -> Tensor {
         let y = replacing[path].map { $0(output) } ?? output
         if capturing.contains(path) { captured[path] = y }

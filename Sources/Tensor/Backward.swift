@@ -107,6 +107,9 @@ public func gradients(of y: Tensor, withRespectTo xs: [Tensor], seed: Tensor? = 
     }
 
     var grads: [ObjectIdentifier: Tensor] = [ObjectIdentifier(y): start]
+    // Sums this loop allocated: no op holds them yet, so later contributions are
+    // added in place (a weight used at every LSTM step accumulates T times).
+    var ownedSums = Set<ObjectIdentifier>()
     for t in order.reversed() {
         let id = ObjectIdentifier(t)
         guard let node = t.node, relevant.contains(id), let g = grads[id] else { continue }
@@ -124,7 +127,16 @@ public func gradients(of y: Tensor, withRespectTo xs: [Tensor], seed: Tensor? = 
             precondition(ig.shape == input.shape,
                          "backward of \(node.op): gradient shape \(ig.shape) for input of shape \(input.shape)")
             let key = ObjectIdentifier(input)
-            grads[key] = grads[key].map { accumulate($0, ig) } ?? ig
+            if let sum = grads[key] {
+                if ownedSums.contains(key) {
+                    add(ig, into: sum)
+                } else {
+                    grads[key] = sum.adding(ig)
+                    ownedSums.insert(key)
+                }
+            } else {
+                grads[key] = ig
+            }
         }
     }
     return xs.map { grads[ObjectIdentifier($0)] ?? Tensor.zeros($0.shape) }
@@ -152,7 +164,18 @@ private func postorder(from y: Tensor) -> [Tensor] {
     return order
 }
 
-/// a + b for gradients of the same shape, unrecorded.
-private func accumulate(_ a: Tensor, _ b: Tensor) -> Tensor {
-    Tensor.zip(a, b, +)
+/// `sum += g` for gradients of the same shape, in place.
+private func add(_ g: Tensor, into sum: Tensor) {
+    let ps = sum.storage.pointer, pg = g.storage.pointer
+    for i in 0..<sum.count { ps[i] += pg[i] }
+}
+
+extension Tensor {
+    /// self + other for gradients of the same shape, unrecorded, in a new buffer.
+    fileprivate func adding(_ other: Tensor) -> Tensor {
+        let pa = storage.pointer, pb = other.storage.pointer
+        return Tensor(shape: shape) { po in
+            for i in 0..<count { po[i] = pa[i] + pb[i] }
+        }
+    }
 }

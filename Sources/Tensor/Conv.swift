@@ -50,75 +50,11 @@ extension Tensor {
     public func conv2d(weight w: Tensor, bias b: Tensor? = nil, stride: (Int, Int) = (1, 1),
                        padding: (Int, Int) = (0, 0), dilation: (Int, Int) = (1, 1), groups: Int = 1) -> Tensor {
         let x = self
-        precondition(x.rank == 4 && w.rank == 4, "conv2d: input \(x.shape) and weight \(w.shape) must both be rank 4")
-        let win = Window2D(kernel: (w.shape[2], w.shape[3]), stride: stride, padding: padding, dilation: dilation)
-        win.validate("conv2d")
+        let (out, geo, perProduct) = x.convolved(weight: w, bias: b, stride: stride, padding: padding,
+                                                 dilation: dilation, groups: groups, epilogue: nil)
         let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-        let o = w.shape[0]
-        precondition(groups > 0 && c % groups == 0 && o % groups == 0 && w.shape[1] == c / groups,
-                     "conv2d: input \(x.shape), weight \(w.shape) and groups \(groups) do not match")
-        if let b { precondition(b.shape == [o], "conv2d: bias \(b.shape) for weight \(w.shape)") }
-        guard let (oh, ow) = win.outputSize((h, wd)) else {
-            preconditionFailure("conv2d: kernel \(win.kernel) with padding \(padding) and dilation \(dilation) does not fit input \(x.shape)")
-        }
-        let geo = ConvGeometry(c: c / groups, h: h, w: wd, oh: oh, ow: ow, win: win)
+        let (o, oh, ow) = (out.shape[1], out.shape[2], out.shape[3])
         let og = o / groups, kSize = geo.colRows, ohw = oh * ow
-        // Small feature maps: several images share one product, so sgemm sees ≥ 2048
-        // columns (and the column matrix stays under 16 MB).
-        let perProduct = ohw >= 2048 ? 1
-            : Swift.max(1, Swift.min(n, (2048 + ohw - 1) / ohw, (1 << 22) / Swift.max(kSize * ohw, 1)))
-        let out: Tensor
-        if perProduct == 1 {
-            // Large feature maps: one image at a time, unfolding a band of output rows at
-            // a time so the column matrix stays near 16 MB however large the image.
-            let band = geo.isPointwise ? oh
-                : Swift.min(oh, Swift.max((2048 + ow - 1) / ow, (1 << 22) / Swift.max(kSize * ow, 1)))
-            out = Tensor(shape: [n, o, oh, ow]) { po in
-                let col = geo.isPointwise ? nil : UnsafeMutablePointer<Float>.allocate(capacity: kSize * band * ow)
-                defer { col?.deallocate() }
-                for i in 0..<n {
-                    for g in 0..<groups {
-                        let src = x.storage.pointer + (i * c + g * geo.c) * h * wd
-                        let dst = po + (i * o + g * og) * ohw
-                        if let b {
-                            for r in 0..<og { (dst + r * ohw).update(repeating: b.storage.pointer[g * og + r], count: ohw) }
-                        }
-                        for y0 in Swift.stride(from: 0, to: oh, by: band) {
-                            let rows = y0..<Swift.min(y0 + band, oh), cols = rows.count * ow
-                            if let col { geo.im2col(src, col, rows: rows, ld: cols) }
-                            BLAS.gemm(m: og, n: cols, k: kSize, a: w.storage.pointer + g * og * kSize, lda: kSize,
-                                      b: col ?? src, ldb: col == nil ? ohw : cols, beta: b == nil ? 0 : 1,
-                                      c: dst + y0 * ow, ldc: ohw)
-                        }
-                    }
-                }
-            }
-        } else {
-            out = Tensor(shape: [n, o, oh, ow]) { po in
-                let width = perProduct * ohw
-                let col = UnsafeMutablePointer<Float>.allocate(capacity: kSize * width)
-                let product = UnsafeMutablePointer<Float>.allocate(capacity: og * width)
-                defer { col.deallocate(); product.deallocate() }
-                for i0 in Swift.stride(from: 0, to: n, by: perProduct) {
-                    let images = Swift.min(perProduct, n - i0), cols = images * ohw
-                    for g in 0..<groups {
-                        for j in 0..<images {
-                            geo.im2col(x.storage.pointer + ((i0 + j) * c + g * geo.c) * h * wd, col + j * ohw,
-                                       rows: 0..<oh, ld: cols)
-                        }
-                        BLAS.gemm(m: og, n: cols, k: kSize, a: w.storage.pointer + g * og * kSize, lda: kSize,
-                                  b: col, ldb: cols, c: product, ldc: cols)
-                        for j in 0..<images {
-                            for r in 0..<og {
-                                let dst = po + ((i0 + j) * o + g * og + r) * ohw, src = product + r * cols + j * ohw
-                                let bias = b?.storage.pointer[g * og + r] ?? 0
-                                for k in 0..<ohw { dst[k] = src[k] + bias }
-                            }
-                        }
-                    }
-                }
-            }
-        }
         let inputs = b.map { [x, w, $0] } ?? [x, w]
         return Tensor.result(out.shape, out.storage, op: "conv2d", inputs: inputs) { gOut, needs in
             let pg = gOut.storage.pointer
@@ -169,6 +105,117 @@ extension Tensor {
             }
             return Array([gx, gw, gb].prefix(inputs.count))
         }
+    }
+
+    /// The convolution's output, unrecorded, and the lowering the backward pass
+    /// reuses. With an epilogue, each band of output rows is finished (scale,
+    /// shift, residual, ReLU) right after its sgemm, while it is in cache.
+    private func convolved(weight w: Tensor, bias b: Tensor?, stride: (Int, Int), padding: (Int, Int),
+                           dilation: (Int, Int), groups: Int,
+                           epilogue: ConvEpilogue?) -> (Tensor, ConvGeometry, perProduct: Int) {
+        let x = self
+        precondition(x.rank == 4 && w.rank == 4, "conv2d: input \(x.shape) and weight \(w.shape) must both be rank 4")
+        let win = Window2D(kernel: (w.shape[2], w.shape[3]), stride: stride, padding: padding, dilation: dilation)
+        win.validate("conv2d")
+        let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let o = w.shape[0]
+        precondition(groups > 0 && c % groups == 0 && o % groups == 0 && w.shape[1] == c / groups,
+                     "conv2d: input \(x.shape), weight \(w.shape) and groups \(groups) do not match")
+        if let b { precondition(b.shape == [o], "conv2d: bias \(b.shape) for weight \(w.shape)") }
+        guard let (oh, ow) = win.outputSize((h, wd)) else {
+            preconditionFailure("conv2d: kernel \(win.kernel) with padding \(padding) and dilation \(dilation) does not fit input \(x.shape)")
+        }
+        if let r = epilogue?.residual {
+            precondition(r.shape == [n, o, oh, ow], "conv2dInference: residual \(r.shape) for output \([n, o, oh, ow])")
+        }
+        let geo = ConvGeometry(c: c / groups, h: h, w: wd, oh: oh, ow: ow, win: win)
+        let og = o / groups, kSize = geo.colRows, ohw = oh * ow
+        // Small feature maps: several images share one product, so sgemm sees ≥ 2048
+        // columns (and the column matrix stays under 16 MB).
+        let perProduct = ohw >= 2048 ? 1
+            : Swift.max(1, Swift.min(n, (2048 + ohw - 1) / ohw, (1 << 22) / Swift.max(kSize * ohw, 1)))
+        let out: Tensor
+        if perProduct == 1 {
+            // Large feature maps: one image at a time, unfolding a band of output rows at
+            // a time so the column matrix stays near 16 MB however large the image.
+            let band = geo.isPointwise ? oh
+                : Swift.min(oh, Swift.max((2048 + ow - 1) / ow, (1 << 22) / Swift.max(kSize * ow, 1)))
+            out = Tensor(shape: [n, o, oh, ow]) { po in
+                let col = geo.isPointwise ? nil : UnsafeMutablePointer<Float>.allocate(capacity: kSize * band * ow)
+                defer { col?.deallocate() }
+                for i in 0..<n {
+                    for g in 0..<groups {
+                        let src = x.storage.pointer + (i * c + g * geo.c) * h * wd
+                        let dst = po + (i * o + g * og) * ohw
+                        let preloadBias = b != nil && epilogue == nil
+                        if let b, preloadBias {
+                            for r in 0..<og { (dst + r * ohw).update(repeating: b.storage.pointer[g * og + r], count: ohw) }
+                        }
+                        for y0 in Swift.stride(from: 0, to: oh, by: band) {
+                            let rows = y0..<Swift.min(y0 + band, oh), cols = rows.count * ow
+                            if let col { geo.im2col(src, col, rows: rows, ld: cols) }
+                            BLAS.gemm(m: og, n: cols, k: kSize, a: w.storage.pointer + g * og * kSize, lda: kSize,
+                                      b: col ?? src, ldb: col == nil ? ohw : cols, beta: preloadBias ? 1 : 0,
+                                      c: dst + y0 * ow, ldc: ohw)
+                            if let epilogue {
+                                for r in 0..<og {
+                                    let offset = (i * o + g * og + r) * ohw + y0 * ow
+                                    epilogue.apply(po + offset, from: po + offset, count: cols,
+                                                   channel: g * og + r, offset: offset)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        } else {
+            out = Tensor(shape: [n, o, oh, ow]) { po in
+                let width = perProduct * ohw
+                let col = UnsafeMutablePointer<Float>.allocate(capacity: kSize * width)
+                let product = UnsafeMutablePointer<Float>.allocate(capacity: og * width)
+                defer { col.deallocate(); product.deallocate() }
+                for i0 in Swift.stride(from: 0, to: n, by: perProduct) {
+                    let images = Swift.min(perProduct, n - i0), cols = images * ohw
+                    for g in 0..<groups {
+                        for j in 0..<images {
+                            geo.im2col(x.storage.pointer + ((i0 + j) * c + g * geo.c) * h * wd, col + j * ohw,
+                                       rows: 0..<oh, ld: cols)
+                        }
+                        BLAS.gemm(m: og, n: cols, k: kSize, a: w.storage.pointer + g * og * kSize, lda: kSize,
+                                  b: col, ldb: cols, c: product, ldc: cols)
+                        for j in 0..<images {
+                            for r in 0..<og {
+                                let offset = ((i0 + j) * o + g * og + r) * ohw
+                                let dst = po + offset, src = product + r * cols + j * ohw
+                                if let epilogue {
+                                    epilogue.apply(dst, from: src, count: ohw, channel: g * og + r, offset: offset)
+                                } else {
+                                    let bias = b?.storage.pointer[g * og + r] ?? 0
+                                    for k in 0..<ohw { dst[k] = src[k] + bias }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return (out, geo, perProduct)
+    }
+
+    /// Inference only: the convolution followed by what an inference network
+    /// does next to its output — batch norm folded into a per-channel scale and
+    /// shift, a residual sum, ReLU — in one pass over each band while it is in
+    /// cache, instead of three passes over the whole map. Nothing is recorded,
+    /// so no input may require a gradient.
+    public func conv2dInference(weight w: Tensor, stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0),
+                                dilation: (Int, Int) = (1, 1), groups: Int = 1,
+                                epilogue: ConvEpilogue) -> Tensor {
+        precondition(!requiresGrad && !w.requiresGrad && !(epilogue.residual?.requiresGrad ?? false),
+                     "conv2dInference records nothing: no input may require a gradient")
+        precondition(epilogue.shift.count == w.shape[0] && (epilogue.scale?.count ?? w.shape[0]) == w.shape[0],
+                     "conv2dInference: scale/shift for \(epilogue.shift.count) channels, weight \(w.shape)")
+        return convolved(weight: w, bias: nil, stride: stride, padding: padding, dilation: dilation,
+                         groups: groups, epilogue: epilogue).0
     }
 
     public func conv2d(weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Int = 0,
@@ -251,6 +298,41 @@ struct ConvGeometry {
                     }
                 }
             }
+        }
+    }
+}
+
+/// What `conv2dInference` does to each output value v of channel c after the
+/// product: v·scale[c] + shift[c], plus the residual's value at the same
+/// place, then ReLU.
+public struct ConvEpilogue {
+    public let scale: [Float]?
+    public let shift: [Float]
+    public let residual: Tensor?
+    public let relu: Bool
+
+    public init(scale: [Float]?, shift: [Float], residual: Tensor? = nil, relu: Bool) {
+        self.scale = scale
+        self.shift = shift
+        self.residual = residual
+        self.relu = relu
+    }
+
+    /// Finishes `count` values of `channel`; `offset` is their place in the output.
+    @inline(__always)
+    func apply(_ dst: UnsafeMutablePointer<Float>, from src: UnsafePointer<Float>, count: Int, channel: Int, offset: Int) {
+        let s = scale?[channel] ?? 1, t = shift[channel]
+        if let residual {
+            let r = residual.storage.pointer + offset
+            if relu {
+                for k in 0..<count { let v = src[k] * s + t + r[k]; dst[k] = v > 0 ? v : 0 }
+            } else {
+                for k in 0..<count { dst[k] = src[k] * s + t + r[k] }
+            }
+        } else if relu {
+            for k in 0..<count { let v = src[k] * s + t; dst[k] = v > 0 ? v : 0 }
+        } else {
+            for k in 0..<count { dst[k] = src[k] * s + t }
         }
     }
 }

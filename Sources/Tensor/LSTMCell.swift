@@ -54,3 +54,101 @@ extension Tensor {
         }
     }
 }
+
+extension Tensor {
+    /// A whole LSTM layer over T steps from the zero state, as one op:
+    /// `projected` [B, T, 4H] holds every step's input projection (x·W_ihᵀ + b_ih,
+    /// one product for all steps); each step adds h·W_hhᵀ + b_hh and runs the
+    /// cell (gate order i, f, g, o). Returns [B, T, 2H]: h_t and c_t of every step.
+    ///
+    /// Why one op: step by step, each step's slice of `projected` and of the
+    /// cell's output costs the backward pass a whole-size zero gradient, which
+    /// grows as T². Here the backward is one loop back through time (BPTT)
+    /// writing each step's gate gradients into one buffer.
+    public static func lstmLayer(projected: Tensor, weightHH: Tensor, biasHH: Tensor) -> Tensor {
+        precondition(projected.rank == 3 && weightHH.rank == 2 && weightHH.shape[0] == 4 * weightHH.shape[1]
+                     && projected.shape[2] == weightHH.shape[0] && biasHH.shape == [weightHH.shape[0]],
+                     "lstmLayer: projected \(projected.shape), weight_hh \(weightHH.shape) and bias_hh \(biasHH.shape) do not match")
+        let (b, steps, h) = (projected.shape[0], projected.shape[1], weightHH.shape[1])
+        let g4 = 4 * h, pStride = steps * g4, oStride = steps * 2 * h
+        // Activated gates of every step, kept for the backward: σ(i), σ(f), tanh(g), σ(o).
+        let act = Tensor.zeros([b, steps, g4])
+        let out = Tensor(shape: [b, steps, 2 * h]) { po in
+            let gates = UnsafeMutablePointer<Float>.allocate(capacity: b * g4)
+            defer { gates.deallocate() }
+            let pp = projected.storage.pointer, pb = biasHH.storage.pointer, pa = act.storage.pointer
+            for t in 0..<steps {
+                for r in 0..<b {
+                    let src = pp + r * pStride + t * g4, dst = gates + r * g4
+                    for j in 0..<g4 { dst[j] = src[j] + pb[j] }
+                }
+                if t > 0 {  // + h_{t−1}·W_hhᵀ; h_{t−1} rows are T·2H apart in the output
+                    BLAS.gemm(transB: true, m: b, n: g4, k: h, a: po + (t - 1) * 2 * h, lda: oStride,
+                              b: weightHH.storage.pointer, ldb: h, beta: 1, c: gates, ldc: g4)
+                }
+                for r in 0..<b {
+                    let gr = gates + r * g4, a = pa + r * pStride + t * g4, o = po + r * oStride + t * 2 * h
+                    for j in 0..<g4 {
+                        a[j] = j >= 2 * h && j < 3 * h ? tanhf(gr[j]) : 1 / (1 + expf(-gr[j]))
+                    }
+                    let cPrev: UnsafeMutablePointer<Float>? = t > 0 ? o - 2 * h + h : nil
+                    for j in 0..<h {
+                        let cNew = a[h + j] * (cPrev?[j] ?? 0) + a[j] * a[2 * h + j]
+                        o[h + j] = cNew
+                        o[j] = a[3 * h + j] * tanhf(cNew)
+                    }
+                }
+            }
+        }
+        return result(out.shape, out.storage, op: "lstm_layer", inputs: [projected, weightHH, biasHH]) { grad, needs in
+            let pa = act.storage.pointer, po = out.storage.pointer, pg = grad.storage.pointer
+            let dProjected = Tensor.zeros(projected.shape)  // the gates' gradients, every step
+            let dW = Tensor.zeros(weightHH.shape)
+            let dgp = dProjected.storage.pointer
+            // What flows back from step t + 1: dL/dh_t through W_hh, and dL/dc_t.
+            let dhCarry = UnsafeMutablePointer<Float>.allocate(capacity: b * h)
+            let dcCarry = UnsafeMutablePointer<Float>.allocate(capacity: b * h)
+            defer { dhCarry.deallocate(); dcCarry.deallocate() }
+            dhCarry.update(repeating: 0, count: b * h)
+            dcCarry.update(repeating: 0, count: b * h)
+            for t in stride(from: steps - 1, through: 0, by: -1) {
+                for r in 0..<b {
+                    let a = pa + r * pStride + t * g4, o = po + r * oStride + t * 2 * h
+                    let g = pg + r * oStride + t * 2 * h, dg = dgp + r * pStride + t * g4
+                    let cPrev: UnsafeMutablePointer<Float>? = t > 0 ? o - 2 * h + h : nil
+                    let dhIn = dhCarry + r * h, dcIn = dcCarry + r * h
+                    for j in 0..<h {
+                        let i = a[j], f = a[h + j], gg = a[2 * h + j], og = a[3 * h + j]
+                        let tc = tanhf(o[h + j])
+                        let dH = g[j] + dhIn[j]
+                        let dC = g[h + j] + dcIn[j] + dH * og * (1 - tc * tc)
+                        dg[j] = dC * gg * i * (1 - i)
+                        dg[h + j] = dC * (cPrev?[j] ?? 0) * f * (1 - f)
+                        dg[2 * h + j] = dC * i * (1 - gg * gg)
+                        dg[3 * h + j] = dH * tc * og * (1 - og)
+                        dcIn[j] = dC * f
+                    }
+                }
+                guard t > 0 else { break }
+                // dL/dh_{t−1} = dgates_t·W_hh; dW_hh += dgates_tᵀ·h_{t−1}.
+                BLAS.gemm(m: b, n: h, k: g4, a: dgp + t * g4, lda: pStride,
+                          b: weightHH.storage.pointer, ldb: h, c: dhCarry, ldc: h)
+                if needs[1] {
+                    BLAS.gemm(transA: true, m: g4, n: h, k: b, a: dgp + t * g4, lda: pStride,
+                              b: po + (t - 1) * 2 * h, ldb: oStride, beta: 1, c: dW.storage.pointer, ldc: h)
+                }
+            }
+            var dBias: Tensor?
+            if needs[2] {
+                dBias = Tensor(shape: [g4]) { pd in
+                    pd.update(repeating: 0, count: g4)
+                    for row in 0..<(b * steps) {
+                        let dg = dgp + row * g4
+                        for j in 0..<g4 { pd[j] += dg[j] }
+                    }
+                }
+            }
+            return [needs[0] ? dProjected : nil, needs[1] ? dW : nil, dBias]
+        }
+    }
+}

@@ -22,7 +22,7 @@ public struct Example: Sendable {
         self.target = target
     }
 
-    /// Examples in one batch share this length, so captions and questions need no padding.
+    /// Examples of one length run through the LSTM together, so captions and questions need no padding.
     var length: Int {
         switch target {
         case let .caption(words): return words.count
@@ -139,28 +139,59 @@ public final class Trainer {
         }
     }
 
-    /// Batches of example indices for an epoch: shuffled, grouped by length.
+    /// Batches of example indices for an epoch, shuffled. When images have
+    /// several examples (VQA's questions), all the examples of an image go in
+    /// one batch, so each image goes through the CNN once per step; batches
+    /// then hold at least `batchSize` examples (except the last). When every
+    /// image has one example, batches group examples of one length, so the
+    /// LSTM runs each step on the whole batch.
     func batches(epoch: Int) -> [[Int]] {
         var rng = SeededGenerator(seed: options.seed &+ UInt64(epoch) &* 0x9E37_79B9)
-        let order = Array(examples.indices).shuffled(using: &rng)
-        var byLength: [Int: [Int]] = [:]
-        for i in order { byLength[examples[i].length, default: []].append(i) }
+        var images: [String] = [], byImage: [String: [Int]] = [:]
+        for (i, example) in examples.enumerated() {
+            if byImage[example.imagePath] == nil { images.append(example.imagePath) }
+            byImage[example.imagePath, default: []].append(i)
+        }
+        images.shuffle(using: &rng)
+        var groups: [[Int]]
+        if images.count == examples.count {
+            var byLength: [Int: [Int]] = [:]
+            for path in images { byLength[examples[byImage[path]![0]].length, default: []].append(byImage[path]![0]) }
+            groups = byLength.keys.sorted().map { byLength[$0]! }
+        } else {
+            groups = [images.flatMap { byImage[$0]! }]
+        }
         var batches: [[Int]] = []
-        for length in byLength.keys.sorted() {
-            let group = byLength[length]!
-            for s in stride(from: 0, to: group.count, by: options.batchSize) {
-                batches.append(Array(group[s..<min(s + options.batchSize, group.count)]))
+        for group in groups {
+            var current: [Int] = []
+            for i in group {
+                current.append(i)
+                // A batch never splits one image's examples.
+                let imageDone = current.count >= options.batchSize
+                    && (byImage[examples[i].imagePath]!.last == i)
+                if imageDone {
+                    batches.append(current)
+                    current = []
+                }
             }
+            if !current.isEmpty { batches.append(current) }
         }
         return batches.shuffled(using: &rng)
     }
 
-    /// The batch's images [B, 3, H, W], skipping unreadable files (counted).
-    private func images(_ indices: [Int]) -> (Tensor, [Int]) {
-        var kept: [Int] = [], values: [Float] = []
+    /// The batch's distinct images [U, 3, H, W], the examples kept (unreadable
+    /// images are skipped and counted) and, for each, its image's row.
+    private func images(_ indices: [Int]) -> (Tensor, kept: [Int], rows: [Int]) {
+        var kept: [Int] = [], rows: [Int] = [], values: [Float] = []
+        var rowOfPath: [String: Int] = [:]
         for i in indices {
             let path = examples[i].imagePath
             if unreadable.contains(path) { continue }
+            if let row = rowOfPath[path] {
+                kept.append(i)
+                rows.append(row)
+                continue
+            }
             if imageCache[path] == nil {
                 guard let image = try? RGBImage(contentsOf: path) else {
                     unreadable.insert(path)
@@ -170,30 +201,52 @@ public final class Trainer {
                 imageCache[path] = preprocessing.apply(to: image)
             }
             values += imageCache[path]!
+            rowOfPath[path] = rowOfPath.count
             kept.append(i)
+            rows.append(rowOfPath.count - 1)
         }
-        return (Tensor(shape: [kept.count, 3, preprocessing.height, preprocessing.width], values: values), kept)
+        let shape = [rowOfPath.count, 3, preprocessing.height, preprocessing.width]
+        return (Tensor(shape: shape, values: values), kept, rows)
     }
 
     private func loss(_ batch: [Int], _ ctx: ForwardContext) throws -> (Tensor, Float) {
-        let (x, kept) = images(batch)
+        let (x, kept, rows) = images(batch)
         guard !kept.isEmpty else { return (Tensor(scalar: 0), 0) }
-        switch model {
-        case let .classification(net, _):
+        if case let .classification(net, _) = model {
+            let features = net.logits(x, ctx).indexSelect(rows)
             let labels = kept.map { i -> Int in if case let .label(l) = examples[i].target { return l }; return 0 }
-            return crossEntropy(logits: net.logits(x, ctx), targets: labels)
-        case let .captioning(net, _):
-            let rows = kept.map { i -> [Int] in if case let .caption(w) = examples[i].target { return w }; return [] }
-            let logits = net.teacherForcedLogits(net.imageFeature(x, ctx), rows: rows, ctx)
-            return crossEntropy(logits: logits.reshaped([-1, logits.shape[2]]), targets: rows.flatMap { $0 })
-        case let .vqa(net, _, _):
-            var questions: [[Int]] = [], answers: [Int] = []
-            for i in kept {
-                if case let .answer(q, a) = examples[i].target { questions.append(q); answers.append(a) }
-            }
-            let logits = net.answerLogits(imageFeature: net.imageFeature(x, ctx), question: net.questionVectors(questions, ctx), ctx)
-            return crossEntropy(logits: logits, targets: answers)
+            return crossEntropy(logits: features, targets: labels)
         }
+        // Captions and questions run through the LSTM in groups of one length
+        // (no padding); the groups' logits meet in one cross-entropy.
+        var byLength: [Int: [Int]] = [:]
+        for k in kept.indices { byLength[examples[kept[k]].length, default: []].append(k) }
+        var logits: [Tensor] = [], targets: [Int] = []
+        switch model {
+        case .classification:
+            preconditionFailure("handled above")
+        case let .captioning(net, _):
+            let features = net.imageFeature(x, ctx)
+            for length in byLength.keys.sorted() {
+                let group = byLength[length]!
+                let words = group.map { k -> [Int] in if case let .caption(w) = examples[kept[k]].target { return w }; return [] }
+                let l = net.teacherForcedLogits(features.indexSelect(group.map { rows[$0] }), rows: words, ctx)
+                logits.append(l.reshaped([-1, l.shape[2]]))
+                targets += words.flatMap { $0 }
+            }
+        case let .vqa(net, _, _):
+            let features = net.imageFeature(x, ctx)
+            for length in byLength.keys.sorted() {
+                let group = byLength[length]!
+                var questions: [[Int]] = []
+                for k in group {
+                    if case let .answer(q, a) = examples[kept[k]].target { questions.append(q); targets.append(a) }
+                }
+                logits.append(net.answerLogits(imageFeature: features.indexSelect(group.map { rows[$0] }),
+                                               question: net.questionVectors(questions, ctx), ctx))
+            }
+        }
+        return crossEntropy(logits: logits.count == 1 ? logits[0] : Tensor.concat(logits, axis: 0), targets: targets)
     }
 
     /// The optimiser's state and the next epoch, as files for the model directory.

@@ -17,7 +17,8 @@ final class LayerTests: XCTestCase {
         for t in 0..<6 {
             let (h, next) = lstm.step(xs.slice(axis: 1, t..<(t + 1)).reshaped([3, 4]), state)
             state = next
-            for (a, b) in zip(h.values, outputs[t].values) { XCTAssertEqual(a, b, accuracy: 1e-6) }
+            let output = outputs.slice(axis: 1, t..<(t + 1)).values
+            for (a, b) in zip(h.values, output) { XCTAssertEqual(a, b, accuracy: 1e-6) }
         }
         for (a, b) in zip(state.c[1].values, final.c[1].values) { XCTAssertEqual(a, b, accuracy: 1e-6) }
     }
@@ -30,7 +31,8 @@ final class LayerTests: XCTestCase {
         let w = Tensor.randn([2, 4], using: &rng)
         func loss(_ x: Tensor) -> Tensor {
             let (outputs, state) = lstm.sequence(x)
-            return (outputs[4] * w).sum() + state.c[0].sum() * 0.5
+            return (outputs.slice(axis: 1, 4..<5).reshaped([2, 4]) * w).sum() + (outputs * 0.1).sum()
+                + state.c[0].sum() * 0.5 + state.h[0].sum() * 0.3
         }
         let g = try gradients(of: loss(xs), withRespectTo: [xs])[0].values
         let base = xs.values

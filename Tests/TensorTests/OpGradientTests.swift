@@ -16,6 +16,31 @@ final class OpGradientTests: XCTestCase {
         }
     }
 
+    func testWholeLSTMLayer() {
+        // projected [B, T, 4H], weight_hh [4H, H], bias_hh [4H]; every output (h and c of every step) weighs in.
+        let (b, t, h) = (2, 4, 3)
+        checkGradients([random([b, t, 4 * h], seed: 31), random([4 * h, h], seed: 32, std: 0.5),
+                        random([4 * h], seed: 33)], eps: 1e-2, maxElements: 100) {
+            Tensor.lstmLayer(projected: $0[0], weightHH: $0[1], biasHH: $0[2])
+        }
+    }
+
+    /// The layer op equals the cell run step by step (the decoding path).
+    func testWholeLSTMLayerEqualsCellSteps() {
+        let (b, t, h) = (3, 5, 4)
+        let projected = random([b, t, 4 * h], seed: 34), w = random([4 * h, h], seed: 35), bias = random([4 * h], seed: 36)
+        let layer = Tensor.lstmLayer(projected: projected, weightHH: w, biasHH: bias)
+        var hPrev = Tensor.zeros([b, h]), cPrev = Tensor.zeros([b, h])
+        for step in 0..<t {
+            let gates = projected.slice(axis: 1, step..<(step + 1)).reshaped([b, 4 * h]) + hPrev.linear(weight: w, bias: bias)
+            let hc = Tensor.lstmCell(gates: gates, cell: cPrev)
+            let expected = layer.slice(axis: 1, step..<(step + 1)).reshaped([b, 2 * h]).values
+            for (x, y) in zip(hc.values, expected) { XCTAssertEqual(x, y, accuracy: 1e-5, "step \(step)") }
+            hPrev = hc.slice(axis: 1, 0..<h)
+            cPrev = hc.slice(axis: 1, h..<(2 * h))
+        }
+    }
+
     func testUnary() {
         let x = randomAwayFromZero([3, 5], seed: 1)
         let positive = x.map { abs($0) + 0.5 }

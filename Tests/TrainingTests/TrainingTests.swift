@@ -4,7 +4,7 @@ import Models
 import NN
 import Tensor
 import Text
-import Training
+@testable import Training
 import XCTest
 
 final class TrainingTests: XCTestCase {
@@ -70,6 +70,32 @@ final class TrainingTests: XCTestCase {
             .run(out: dir.appendingPathComponent("b").path, resume: false) { _ in }
         let w1 = saved.model.root.stateDict(), w2 = again.root.stateDict()
         for (k, v) in w1 { XCTAssertEqual(v.values, w2[k]!.values, k) }
+    }
+
+    func testBatchesKeepAnImagesExamplesTogetherOrGroupByLength() throws {
+        let config = try classifierConfig()
+        var options = TrainingOptions()
+        options.batchSize = 5
+        // Several questions per image (3 images × 4): whole images per batch, every example once.
+        let perImage = (0..<12).map { i in
+            Example(imagePath: "img\(i / 4).png", target: .answer(question: Array(repeating: 1, count: 2 + i % 3), answer: 0))
+        }
+        let vqaBatches = try Trainer(config: config, model: try newModel(config), examples: perImage, options: options)
+            .batches(epoch: 0)
+        XCTAssertEqual(vqaBatches.flatMap { $0 }.sorted(), Array(0..<12))
+        for batch in vqaBatches {
+            let images = Set(batch.map { $0 / 4 })
+            XCTAssertEqual(batch.count, images.count * 4, "an image's examples were split: \(vqaBatches)")
+        }
+        // One caption per image: batches of one length, at most batchSize.
+        let captions = (0..<20).map { i in Example(imagePath: "img\(i).png", target: .caption(Array(repeating: 1, count: 3 + i % 2))) }
+        let captionBatches = try Trainer(config: config, model: try newModel(config), examples: captions, options: options)
+            .batches(epoch: 0)
+        XCTAssertEqual(captionBatches.flatMap { $0 }.sorted(), Array(0..<20))
+        for batch in captionBatches {
+            XCTAssertLessThanOrEqual(batch.count, 5)
+            XCTAssertEqual(Set(batch.map { 3 + $0 % 2 }).count, 1, "mixed lengths: \(batch)")
+        }
     }
 
     func testResumeContinuesFromTheLastCheckpoint() throws {

@@ -1,0 +1,75 @@
+import XCTest
+import Models
+import NN
+import Tensor
+
+/// At inference a convolution runs fused with the batch norm, residual sum and
+/// ReLU after it; capturing every module's output forces the unfused path.
+/// Both must give the same numbers, and the captured outputs must still exist.
+final class FusionTests: XCTestCase {
+    /// Non-trivial batch-norm statistics and affine parameters, so folding them matters.
+    private func randomizeBatchNorms(_ net: Module, seed: UInt64) {
+        var rng = SeededGenerator(seed: seed)
+        for (_, module) in net.namedModules() {
+            guard let bn = module as? BatchNorm2d else { continue }
+            let c = bn.weight.value.count
+            bn.runningMean.value = Tensor.uniform([c], in: -0.5...0.5, using: &rng)
+            bn.runningVar.value = Tensor.uniform([c], in: 0.5...2, using: &rng)
+            bn.weight.value = Tensor.uniform([c], in: 0.5...1.5, using: &rng)
+            bn.bias.value = Tensor.uniform([c], in: -0.3...0.3, using: &rng)
+        }
+    }
+
+    private func assertFusionChangesNothing(_ net: Module & Backbone, _ x: Tensor, _ what: String) {
+        let allPaths = Set(net.namedModules().map(\.name).filter { !$0.isEmpty })
+        let fused = net.logits(x, ForwardContext())
+        let unfusedCtx = ForwardContext(capturing: allPaths)
+        let unfused = net.logits(x, unfusedCtx)
+        XCTAssertEqual(fused.shape, unfused.shape, what)
+        let scale = unfused.values.map(abs).max() ?? 0
+        let err = zip(fused.values, unfused.values).map { abs($0 - $1) }.max() ?? .infinity
+        XCTAssertGreaterThan(scale, 1e-3, "\(what): outputs are all near zero")
+        XCTAssertLessThanOrEqual(err, 1e-5 * scale, "\(what): fused and unfused differ by \(err)")
+        XCTAssertEqual(Set(unfusedCtx.captured.keys), allPaths, "\(what): every output captured")
+    }
+
+    func testResNetBlocksFuseExactly() {
+        for (k, arch) in [ResNet.Arch.resnet18, .resnet50].enumerated() {
+            var initializer = Initializer.random(seed: UInt64(10 + k))
+            let net = ResNet(arch: arch, baseWidth: 8, classes: 7, initializer: &initializer)
+            net.assignPaths()
+            randomizeBatchNorms(net, seed: UInt64(20 + k))
+            var rng = SeededGenerator(seed: UInt64(30 + k))
+            assertFusionChangesNothing(net, Tensor.uniform([2, 3, 40, 36], in: -1...1, using: &rng), "\(arch)")
+        }
+    }
+
+    func testVGGWithAndWithoutBatchNormFusesExactly() {
+        for (k, bn) in [true, false].enumerated() {
+            var initializer = Initializer.random(seed: UInt64(40 + k))
+            let net = VGG(cfg: [8, .pool, 16, 16, .pool, 32], batchNorm: bn, classes: 5, hidden: 16, initializer: &initializer)
+            net.assignPaths()
+            randomizeBatchNorms(net, seed: UInt64(50 + k))
+            var rng = SeededGenerator(seed: UInt64(60 + k))
+            assertFusionChangesNothing(net, Tensor.uniform([3, 3, 64, 64], in: -1...1, using: &rng), "vgg bn=\(bn)")
+        }
+    }
+
+    /// Replacing an output inside a would-be fused group (Grad-CAM's tracked
+    /// leaf) must see that very output: the group runs unfused around it.
+    func testReplacingAnInnerOutputStillWorks() throws {
+        var initializer = Initializer.random(seed: 70)
+        let net = VGG(cfg: [8, .pool, 16], batchNorm: true, classes: 3, hidden: 8, initializer: &initializer)
+        net.assignPaths()
+        randomizeBatchNorms(net, seed: 71)
+        var rng = SeededGenerator(seed: 72)
+        let x = Tensor.uniform([1, 3, 32, 32], in: -1...1, using: &rng)
+        var seen: Tensor?
+        let ctx = ForwardContext(replacing: ["features.5": { a in seen = a; return a.tracked() }])
+        let y = net.logits(x, ctx).sum()
+        let bnOutput = try XCTUnwrap(seen, "features.5 (a batch norm) was never observed")
+        let reference = net.logits(x, ForwardContext(capturing: ["features.5"]))
+        XCTAssertEqual(y.scalar, reference.sum().scalar, accuracy: 1e-4)
+        XCTAssertEqual(bnOutput.shape, [1, 16, 16, 16])
+    }
+}
