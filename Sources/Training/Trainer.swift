@@ -22,7 +22,7 @@ public struct Example: Sendable {
         self.target = target
     }
 
-    /// Examples of one length run through the LSTM together, so captions and questions need no padding.
+    /// Questions of one length run through the LSTM together (no padding).
     var length: Int {
         switch target {
         case let .caption(words): return words.count
@@ -139,12 +139,15 @@ public final class Trainer {
         }
     }
 
-    /// Batches of example indices for an epoch, shuffled. When images have
-    /// several examples (VQA's questions), all the examples of an image go in
-    /// one batch, so each image goes through the CNN once per step; batches
-    /// then hold at least `batchSize` examples (except the last). When every
-    /// image has one example, batches group examples of one length, so the
-    /// LSTM runs each step on the whole batch.
+    /// Batches of example indices for an epoch: the images shuffled, all the
+    /// examples of an image in one batch (so each image goes through the CNN
+    /// once per step, however many questions it has), at least `batchSize`
+    /// examples a batch except the last.
+    ///
+    /// Batches are never grouped by caption or question length: a caption's
+    /// length gives away how many objects the image holds, and batch norm's
+    /// batch statistics would learn from that what the running statistics
+    /// cannot tell at inference.
     func batches(epoch: Int) -> [[Int]] {
         var rng = SeededGenerator(seed: options.seed &+ UInt64(epoch) &* 0x9E37_79B9)
         var images: [String] = [], byImage: [String: [Int]] = [:]
@@ -153,30 +156,16 @@ public final class Trainer {
             byImage[example.imagePath, default: []].append(i)
         }
         images.shuffle(using: &rng)
-        var groups: [[Int]]
-        if images.count == examples.count {
-            var byLength: [Int: [Int]] = [:]
-            for path in images { byLength[examples[byImage[path]![0]].length, default: []].append(byImage[path]![0]) }
-            groups = byLength.keys.sorted().map { byLength[$0]! }
-        } else {
-            groups = [images.flatMap { byImage[$0]! }]
-        }
-        var batches: [[Int]] = []
-        for group in groups {
-            var current: [Int] = []
-            for i in group {
-                current.append(i)
-                // A batch never splits one image's examples.
-                let imageDone = current.count >= options.batchSize
-                    && (byImage[examples[i].imagePath]!.last == i)
-                if imageDone {
-                    batches.append(current)
-                    current = []
-                }
+        var batches: [[Int]] = [], current: [Int] = []
+        for path in images {
+            current += byImage[path]!
+            if current.count >= options.batchSize {
+                batches.append(current)
+                current = []
             }
-            if !current.isEmpty { batches.append(current) }
         }
-        return batches.shuffled(using: &rng)
+        if !current.isEmpty { batches.append(current) }
+        return batches
     }
 
     /// The batch's distinct images [U, 3, H, W], the examples kept (unreadable
@@ -217,24 +206,25 @@ public final class Trainer {
             let labels = kept.map { i -> Int in if case let .label(l) = examples[i].target { return l }; return 0 }
             return crossEntropy(logits: features, targets: labels)
         }
-        // Captions and questions run through the LSTM in groups of one length
-        // (no padding); the groups' logits meet in one cross-entropy.
-        var byLength: [Int: [Int]] = [:]
-        for k in kept.indices { byLength[examples[kept[k]].length, default: []].append(k) }
         var logits: [Tensor] = [], targets: [Int] = []
         switch model {
         case .classification:
             preconditionFailure("handled above")
         case let .captioning(net, _):
-            let features = net.imageFeature(x, ctx)
-            for length in byLength.keys.sorted() {
-                let group = byLength[length]!
-                let words = group.map { k -> [Int] in if case let .caption(w) = examples[kept[k]].target { return w }; return [] }
-                let l = net.teacherForcedLogits(features.indexSelect(group.map { rows[$0] }), rows: words, ctx)
-                logits.append(l.reshaped([-1, l.shape[2]]))
-                targets += words.flatMap { $0 }
-            }
+            // Captions padded to the longest: the decoder is causal, so padding after
+            // `<end>` changes no earlier output, and only real positions are scored.
+            let words = kept.map { i -> [Int] in if case let .caption(w) = examples[i].target { return w }; return [] }
+            let n = words.map(\.count).max() ?? 0
+            let padded = words.map { $0 + Array(repeating: $0.last ?? 0, count: n - $0.count) }
+            let hidden = net.teacherForcedHidden(net.imageFeature(x, ctx).indexSelect(rows), rows: padded, ctx)
+            let real = words.enumerated().flatMap { r, w in (0..<w.count).map { r * n + $0 } }
+            logits.append(net.head(hidden.reshaped([kept.count * n, -1]).indexSelect(real), ctx))
+            targets = words.flatMap { $0 }
         case let .vqa(net, _, _):
+            // Questions run through the LSTM in groups of one length: the question
+            // vector is the final state, which padding would change.
+            var byLength: [Int: [Int]] = [:]
+            for k in kept.indices { byLength[examples[kept[k]].length, default: []].append(k) }
             let features = net.imageFeature(x, ctx)
             for length in byLength.keys.sorted() {
                 let group = byLength[length]!
