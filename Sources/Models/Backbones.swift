@@ -186,7 +186,8 @@ public final class ResNet: Module, Backbone {
     }
 
     func lastFeatureMap(_ x: Tensor, _ ctx: ForwardContext) -> Tensor {
-        let stem = maxpool(relu(bn1(conv1(x, ctx), ctx), ctx), ctx)
+        let convolved = fusedConvolution(conv1, bn1, relu: relu, x, ctx) ?? relu(bn1(conv1(x, ctx), ctx), ctx)
+        let stem = maxpool(convolved, ctx)
         return stages.reduce(stem) { $1($0, ctx) }
     }
 

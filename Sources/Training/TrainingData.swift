@@ -10,12 +10,14 @@ public enum TrainingTask: String, CaseIterable, Sendable { case captioner, vqa, 
 /// The ShapesWorld architectures: small VGGs with batch norm for 64×64 inputs.
 public enum DefaultArchitectures {
     static let input = #"{"width": 64, "height": 64, "resize": "stretch", "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]}"#
-    // No pool after the last convolution: its 8×8 map is the explained layer.
+    // No pool after the last convolutions: their 8×8 map is the explained layer.
     // The captioner and the VQA model average it into the image vector, so a
     // colour or shape is learned once, not once per place, and Grad-CAM of an
-    // averaged map is the class activation map of the paper's §3.1.
-    static func backbone(lastWidth: Int) -> String {
-        #""arch": "vgg", "cfg": [16, "M", 32, "M", 64, "M", \#(lastWidth)], "batch_norm": true"#
+    // averaged map is the class activation map of the paper's §3.1. The VQA
+    // model's second 8×8 convolution widens what each position sees, which
+    // helps the spatial questions.
+    static func backbone(_ last: String) -> String {
+        #""arch": "vgg", "cfg": [16, "M", 32, "M", 64, "M", \#(last)], "batch_norm": true"#
     }
 
     public static func config(for task: TrainingTask) -> ModelConfig {
@@ -23,17 +25,17 @@ public enum DefaultArchitectures {
         switch task {
         case .captioner:
             json = #"{"format": "gradcam-model/1", "task": "captioning", "input": \#(input),"#
-                + #""backbone": {\#(backbone(lastWidth: 64)), "feature": "avgpool"},"#
+                + #""backbone": {\#(backbone("128")), "feature": "avgpool"},"#
                 + #""decoder": {"embed": 128, "hidden": 512, "layers": 1, "max_length": 20, "image_activation": "relu"},"#
                 + #""explain_layer": "backbone.features.14"}"#
         case .vqa:
             json = #"{"format": "gradcam-model/1", "task": "vqa", "input": \#(input),"#
-                + #""backbone": {\#(backbone(lastWidth: 128)), "feature": "avgpool"},"#
+                + #""backbone": {\#(backbone("128, 128")), "feature": "avgpool"},"#
                 + #""question_encoder": {"embed": 64, "hidden": 128, "layers": 2, "max_length": 26, "embed_activation": "tanh"},"#
-                + #""fusion": {"dim": 256, "hidden": 256}, "explain_layer": "backbone.features.14"}"#
+                + #""fusion": {"dim": 256, "hidden": 256}, "explain_layer": "backbone.features.17"}"#
         case .classifier:
             json = #"{"format": "gradcam-model/1", "task": "classification", "input": \#(input),"#
-                + #""backbone": {\#(backbone(lastWidth: 64)), "hidden": 64}, "explain_layer": "features.14"}"#
+                + #""backbone": {\#(backbone("64")), "hidden": 64}, "explain_layer": "features.14"}"#
         }
         return try! ModelConfig.parse(Data(json.utf8), file: "built-in \(task.rawValue) config")
     }
