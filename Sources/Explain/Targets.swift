@@ -65,7 +65,12 @@ public struct TargetSet {
         let perRow: (Tensor, ForwardContext, [Int]) -> Tensor = { images, ctx, targets in
             let feature = model.imageFeature(images, ctx)
             let b = feature.shape[0], n = words.count
-            let hidden = model.teacherForcedHidden(feature, rows: Array(repeating: words, count: b), ctx)
+            // Row j reads position targets[j] only: the decoder stops each row there
+            // when the targets ascend (every word in order: the batch shrinks as it goes).
+            let needed = targets.map { $0 + 1 }
+            let ascending = b > 1 && b == targets.count && zip(needed, needed.dropFirst()).allSatisfy { $0 <= $1 }
+            let hidden = model.teacherForcedHidden(feature, rows: Array(repeating: words, count: b),
+                                                   needed: ascending ? needed : nil, ctx)
             let rows = hidden.reshaped([b * n, hidden.shape[2]])
                 .indexSelect(targets.enumerated().map { j, t in (b == 1 ? 0 : j) * n + t })
             return score(model.head(rows, ctx), kind: kind, axis: 1).pick(targets.map { words[$0] })

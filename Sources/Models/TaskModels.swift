@@ -106,12 +106,16 @@ public final class Captioner: Module {
 
     /// The LSTM's top-layer outputs [B, n, H] under teacher forcing, before the
     /// head: callers that need only some positions apply `head` to those alone.
-    public func teacherForcedHidden(_ feature: Tensor, rows: [[Int]], _ ctx: ForwardContext) -> Tensor {
+    /// With `needed` (non-decreasing), row r is computed for its first needed[r]
+    /// positions only (the rest are zero).
+    public func teacherForcedHidden(_ feature: Tensor, rows: [[Int]], needed: [Int]? = nil,
+                                    _ ctx: ForwardContext) -> Tensor {
         let b = feature.shape[0], n = rows.first?.count ?? 0
         let x0 = imageInput(feature, ctx).unsqueezed(axis: 1)                // [B, 1, E]
         let inputs = rows.flatMap { [startID] + $0.dropLast() }
         let embedded = embed(inputs).reshaped([b, n, x0.shape[2]])
-        let (outputs, _) = lstm.sequence(Tensor.concat([x0, embedded], axis: 1))
+        // Output position t is step t + 1: the image is step 0.
+        let (outputs, _) = lstm.sequence(Tensor.concat([x0, embedded], axis: 1), lengths: needed?.map { $0 + 1 })
         return outputs.slice(axis: 1, 1..<(n + 1))                           // [B, n, H]
     }
 }

@@ -65,8 +65,9 @@ public final class LSTM: Module {
     /// A whole sequence [B, T, inputSize] from zero state (teacher forcing):
     /// the top layer's outputs [B, T, H] and the final state. Each layer's input
     /// projections for all T steps are one product, and its recurrence one op
-    /// (`Tensor.lstmLayer`).
-    public func sequence(_ xs: Tensor) -> (outputs: Tensor, state: State) {
+    /// (`Tensor.lstmLayer`). With `lengths` (non-decreasing), row r runs its
+    /// first lengths[r] steps only; its later outputs and final state are zero.
+    public func sequence(_ xs: Tensor, lengths: [Int]? = nil) -> (outputs: Tensor, state: State) {
         precondition(xs.rank == 3 && xs.shape[2] == inputSize,
                      "LSTM: input \(xs.shape) must be [B, T, \(inputSize)]")
         let b = xs.shape[0], steps = xs.shape[1]
@@ -77,7 +78,8 @@ public final class LSTM: Module {
             let projected = layerInput.reshaped([b * steps, layerInput.shape[2]])
                 .linear(weight: weightIH[k].value, bias: biasIH[k].value)
                 .reshaped([b, steps, 4 * hiddenSize])
-            let hc = Tensor.lstmLayer(projected: projected, weightHH: weightHH[k].value, biasHH: biasHH[k].value)
+            let hc = Tensor.lstmLayer(projected: projected, weightHH: weightHH[k].value, biasHH: biasHH[k].value,
+                                      lengths: lengths)
             let last = hc.slice(axis: 1, (steps - 1)..<steps).reshaped([b, 2 * hiddenSize])
             state.h[k] = last.slice(axis: 1, 0..<hiddenSize)
             state.c[k] = last.slice(axis: 1, hiddenSize..<(2 * hiddenSize))

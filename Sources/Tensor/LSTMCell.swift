@@ -65,28 +65,43 @@ extension Tensor {
     /// cell's output costs the backward pass a whole-size zero gradient, which
     /// grows as T². Here the backward is one loop back through time (BPTT)
     /// writing each step's gate gradients into one buffer.
-    public static func lstmLayer(projected: Tensor, weightHH: Tensor, biasHH: Tensor) -> Tensor {
+    ///
+    /// `lengths` (non-decreasing, each ≤ T) lets row r stop after its first
+    /// lengths[r] steps: its later outputs are zero and cost nothing. Per-word
+    /// explanations need this — the copy explaining word j reads step j + 1 at
+    /// most, so the batch shrinks as the caption goes on.
+    public static func lstmLayer(projected: Tensor, weightHH: Tensor, biasHH: Tensor, lengths: [Int]? = nil) -> Tensor {
         precondition(projected.rank == 3 && weightHH.rank == 2 && weightHH.shape[0] == 4 * weightHH.shape[1]
                      && projected.shape[2] == weightHH.shape[0] && biasHH.shape == [weightHH.shape[0]],
                      "lstmLayer: projected \(projected.shape), weight_hh \(weightHH.shape) and bias_hh \(biasHH.shape) do not match")
         let (b, steps, h) = (projected.shape[0], projected.shape[1], weightHH.shape[1])
         let g4 = 4 * h, pStride = steps * g4, oStride = steps * 2 * h
+        if let lengths {
+            precondition(lengths.count == b && Swift.zip(lengths, lengths.dropFirst()).allSatisfy { $0 <= $1 }
+                         && lengths.allSatisfy { (0...steps).contains($0) },
+                         "lstmLayer: lengths \(lengths) must be non-decreasing, one per row, each at most \(steps)")
+        }
+        // Rows [first[t], b) are still running at step t (a suffix, as lengths do not decrease).
+        let first = (0..<steps).map { t in lengths?.firstIndex { $0 > t } ?? (lengths == nil ? 0 : b) }
         // Activated gates of every step, kept for the backward: σ(i), σ(f), tanh(g), σ(o).
         let act = Tensor.zeros([b, steps, g4])
-        let out = Tensor(shape: [b, steps, 2 * h]) { po in
+        let out = Tensor.zeros([b, steps, 2 * h])
+        do {
+            let po = out.storage.pointer
             let gates = UnsafeMutablePointer<Float>.allocate(capacity: b * g4)
             defer { gates.deallocate() }
             let pp = projected.storage.pointer, pb = biasHH.storage.pointer, pa = act.storage.pointer
             for t in 0..<steps {
-                for r in 0..<b {
+                let r0 = first[t]
+                for r in r0..<b {
                     let src = pp + r * pStride + t * g4, dst = gates + r * g4
                     for j in 0..<g4 { dst[j] = src[j] + pb[j] }
                 }
                 if t > 0 {  // + h_{t−1}·W_hhᵀ; h_{t−1} rows are T·2H apart in the output
-                    BLAS.gemm(transB: true, m: b, n: g4, k: h, a: po + (t - 1) * 2 * h, lda: oStride,
-                              b: weightHH.storage.pointer, ldb: h, beta: 1, c: gates, ldc: g4)
+                    BLAS.gemm(transB: true, m: b - r0, n: g4, k: h, a: po + r0 * oStride + (t - 1) * 2 * h, lda: oStride,
+                              b: weightHH.storage.pointer, ldb: h, beta: 1, c: gates + r0 * g4, ldc: g4)
                 }
-                for r in 0..<b {
+                for r in r0..<b {
                     let gr = gates + r * g4, a = pa + r * pStride + t * g4, o = po + r * oStride + t * 2 * h
                     for j in 0..<g4 {
                         a[j] = j >= 2 * h && j < 3 * h ? tanhf(gr[j]) : 1 / (1 + expf(-gr[j]))
@@ -112,7 +127,9 @@ extension Tensor {
             dhCarry.update(repeating: 0, count: b * h)
             dcCarry.update(repeating: 0, count: b * h)
             for t in stride(from: steps - 1, through: 0, by: -1) {
-                for r in 0..<b {
+                let r0 = first[t]
+                guard r0 < b else { continue }
+                for r in r0..<b {
                     let a = pa + r * pStride + t * g4, o = po + r * oStride + t * 2 * h
                     let g = pg + r * oStride + t * 2 * h, dg = dgp + r * pStride + t * g4
                     let cPrev: UnsafeMutablePointer<Float>? = t > 0 ? o - 2 * h + h : nil
@@ -131,11 +148,11 @@ extension Tensor {
                 }
                 guard t > 0 else { break }
                 // dL/dh_{t−1} = dgates_t·W_hh; dW_hh += dgates_tᵀ·h_{t−1}.
-                BLAS.gemm(m: b, n: h, k: g4, a: dgp + t * g4, lda: pStride,
-                          b: weightHH.storage.pointer, ldb: h, c: dhCarry, ldc: h)
+                BLAS.gemm(m: b - r0, n: h, k: g4, a: dgp + r0 * pStride + t * g4, lda: pStride,
+                          b: weightHH.storage.pointer, ldb: h, c: dhCarry + r0 * h, ldc: h)
                 if needs[1] {
-                    BLAS.gemm(transA: true, m: g4, n: h, k: b, a: dgp + t * g4, lda: pStride,
-                              b: po + (t - 1) * 2 * h, ldb: oStride, beta: 1, c: dW.storage.pointer, ldc: h)
+                    BLAS.gemm(transA: true, m: g4, n: h, k: b - r0, a: dgp + r0 * pStride + t * g4, lda: pStride,
+                              b: po + r0 * oStride + (t - 1) * 2 * h, ldb: oStride, beta: 1, c: dW.storage.pointer, ldc: h)
                 }
             }
             var dBias: Tensor?

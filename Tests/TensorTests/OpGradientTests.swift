@@ -25,6 +25,26 @@ final class OpGradientTests: XCTestCase {
         }
     }
 
+    /// Rows with lengths stop early: their steps up to the length equal the full
+    /// run's, later ones are zero, and the gradients stay right.
+    func testWholeLSTMLayerWithLengths() {
+        let (b, t, h) = (3, 5, 2), lengths = [2, 4, 5]
+        let projected = random([b, t, 4 * h], seed: 37), w = random([4 * h, h], seed: 38, std: 0.5), bias = random([4 * h], seed: 39)
+        let full = Tensor.lstmLayer(projected: projected, weightHH: w, biasHH: bias).values
+        let short = Tensor.lstmLayer(projected: projected, weightHH: w, biasHH: bias, lengths: lengths).values
+        for r in 0..<b {
+            for step in 0..<t {
+                for j in 0..<(2 * h) {
+                    let k = (r * t + step) * 2 * h + j
+                    XCTAssertEqual(short[k], step < lengths[r] ? full[k] : 0, accuracy: 1e-6, "row \(r) step \(step)")
+                }
+            }
+        }
+        checkGradients([projected, w, bias], eps: 1e-2, maxElements: 100) {
+            Tensor.lstmLayer(projected: $0[0], weightHH: $0[1], biasHH: $0[2], lengths: lengths)
+        }
+    }
+
     /// The layer op equals the cell run step by step (the decoding path).
     func testWholeLSTMLayerEqualsCellSteps() {
         let (b, t, h) = (3, 5, 4)
