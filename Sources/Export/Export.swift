@@ -67,6 +67,26 @@ public func writeExport(_ doc: ExportDocument, to out: String, force: Bool = fal
     }
 }
 
+/// Several explanations as one export folder, OUT/NAME for each (`caption
+/// --nbest`: OUT/beam-0, OUT/beam-1, …), written into a temporary sibling and
+/// moved into place at once, so OUT never holds only some of them.
+public func writeExports(_ docs: [(name: String, doc: ExportDocument)], to out: String, force: Bool = false) throws {
+    for (_, doc) in docs { try doc.validate() }
+    let target = try OutputTarget(out, force: force)
+    let temporary = try target.makeTemporaryDirectory()
+    do {
+        for (name, doc) in docs {
+            let dir = temporary + "/" + name
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false)
+            try writeContents(doc, into: dir)
+        }
+        try target.install(temporary, force: force)
+    } catch {
+        try? FileManager.default.removeItem(atPath: temporary)
+        throw error
+    }
+}
+
 private func writeContents(_ doc: ExportDocument, into dir: String) throws {
     let e = doc.explanation
     try writeFile(dir + "/manifest.json", Array(manifest(doc).rendered().utf8))

@@ -92,6 +92,18 @@ func loadModel(_ path: String?, task: String) throws -> ModelDirectory {
 /// Turns an explained sequence into an export and writes it or prints its manifest.
 func emit(_ sequence: ExplainedSequence, task: ExportDocument.Task, image: LoadedImage, model: ModelDirectory,
           flags: ExplainFlags, score: ScoreKind, question: ReadQuestion? = nil, out: String?) throws {
+    let doc = try exportDocument(sequence, task: task, image: image, model: model, flags: flags, score: score,
+                                 question: question)
+    if let out {
+        try withInterruptsDeferred { try writeExport(doc, to: out, force: flags.force) }
+        if !flags.quiet && !flags.json { print("report: \(out)/report.html") }
+    }
+    if flags.json { print(try manifestJSON(doc)) }
+}
+
+/// What an export of `sequence` holds (export-format.md), before it is written.
+func exportDocument(_ sequence: ExplainedSequence, task: ExportDocument.Task, image: LoadedImage, model: ModelDirectory,
+                    flags: ExplainFlags, score: ScoreKind, question: ReadQuestion? = nil) throws -> ExportDocument {
     var doc = ExportDocument(task: task, imagePath: image.path, image: image.image, modelPath: model.path,
                              weightsSHA256: try sha256Hex(ofFile: model.path + "/weights.safetensors"),
                              explanation: sequence.explanation, score: score, counterfactual: flags.counterfactual,
@@ -103,11 +115,7 @@ func emit(_ sequence: ExplainedSequence, task: ExportDocument.Task, image: Loade
     }
     if let b = sequence.beam { doc.beam = .init(size: b.size, rank: b.rank, logprob: b.logProb) }
     doc.reportSettings = [("command", CommandLine.arguments.joined(separator: " "))]
-    if let out {
-        try withInterruptsDeferred { try writeExport(doc, to: out, force: flags.force) }
-        if !flags.quiet && !flags.json { print("report: \(out)/report.html") }
-    }
-    if flags.json { print(try manifestJSON(doc)) }
+    return doc
 }
 
 func peakText(_ peak: [Int]) -> String { peak.count == 2 ? "(\(peak[0]), \(peak[1]))" : "-" }
@@ -158,14 +166,24 @@ struct Caption: ParsableCommand {
             if !unknown.isEmpty { Terminal.warn("not in the vocabulary, read as <unk>: \(unknown.joined(separator: ", "))") }
             if truncated { Terminal.warn("the caption is longer than the model's \(dir.config.decoder!.maxLength) words; truncated") }
         }
-        // With --nbest, OUT holds one export per hypothesis: OUT/beam-0, OUT/beam-1, …
-        if let out = flags.out, sequences.count > 1 {
-            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        guard let out = flags.out, sequences.count > 1 else {
+            for s in sequences {
+                if !flags.quiet && !flags.json { printCaption(s) }
+                try emit(s, task: .captioning, image: loaded, model: dir, flags: flags, score: score, out: flags.out)
+            }
+            return
         }
+        // With --nbest, OUT holds one export per hypothesis, OUT/beam-0, OUT/beam-1, …, all written at once.
+        var docs: [(name: String, doc: ExportDocument)] = []
         for (k, s) in sequences.enumerated() {
             if !flags.quiet && !flags.json { printCaption(s) }
-            let out = flags.out.map { sequences.count > 1 ? "\($0)/beam-\(k)" : $0 }
-            try emit(s, task: .captioning, image: loaded, model: dir, flags: flags, score: score, out: out)
+            let doc = try exportDocument(s, task: .captioning, image: loaded, model: dir, flags: flags, score: score)
+            if flags.json { print(try manifestJSON(doc)) }
+            docs.append(("beam-\(k)", doc))
+        }
+        try withInterruptsDeferred { try writeExports(docs, to: out, force: flags.force) }
+        if !flags.quiet && !flags.json {
+            for (name, _) in docs { print("report: \(out)/\(name)/report.html") }
         }
     }
 

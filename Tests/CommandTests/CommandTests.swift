@@ -75,6 +75,28 @@ final class CommandTests: XCTestCase {
         XCTAssertEqual(try gradcam(["caption", image, "--model", model("captioner-vgg-fc7"), "--out", out, "--force"]).status, 0)
     }
 
+    /// `--nbest` writes OUT/beam-0, OUT/beam-1 all at once: nothing else appears
+    /// beside OUT, and an existing OUT is refused before anything is written.
+    func testNBestHypothesesAreOneExportFolder() throws {
+        let out = scratch.appendingPathComponent("beams").path
+        let arguments = ["caption", image, "--model", model("captioner-vgg-fc7"), "--beam", "3", "--nbest", "2", "--out", out]
+        let run = try gradcam(arguments)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out).sorted(), ["beam-0", "beam-1"])
+        for k in 0..<2 {
+            XCTAssertTrue(run.stdout.contains("report: \(out)/beam-\(k)/report.html"), run.stdout)
+            let manifest = try JSONSerialization.jsonObject(
+                with: Data(contentsOf: URL(fileURLWithPath: "\(out)/beam-\(k)/manifest.json"))) as! [String: Any]
+            XCTAssertEqual((manifest["beam"] as? [String: Any])?["rank"] as? Int, k)
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: scratch.path).filter { $0.contains("beams") }, ["beams"],
+                       "a temporary folder was left beside OUT")
+        let again = try gradcam(arguments)
+        XCTAssertEqual(again.status, 1)
+        XCTAssertTrue(again.stderr.contains("exists"), again.stderr)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out).sorted(), ["beam-0", "beam-1"])
+    }
+
     func testGivenCaptionWithUnknownWordsWarnsAndJSONPrintsTheManifest() throws {
         let run = try gradcam(["caption", image, "--model", model("captioner-vgg-fc7"), "--caption", "A red Zebra", "--json"])
         XCTAssertEqual(run.status, 0, run.stderr)
