@@ -201,15 +201,10 @@ public final class Trainer {
     private func loss(_ batch: [Int], _ ctx: ForwardContext) throws -> (Tensor, Float) {
         let (x, kept, rows) = images(batch)
         guard !kept.isEmpty else { return (Tensor(scalar: 0), 0) }
-        if case let .classification(net, _) = model {
-            let features = net.logits(x, ctx).indexSelect(rows)
-            let labels = kept.map { i -> Int in if case let .label(l) = examples[i].target { return l }; return 0 }
-            return crossEntropy(logits: features, targets: labels)
-        }
-        var logits: [Tensor] = [], targets: [Int] = []
         switch model {
-        case .classification:
-            preconditionFailure("handled above")
+        case let .classification(net, _):
+            let labels = kept.map { i -> Int in if case let .label(l) = examples[i].target { return l }; return 0 }
+            return crossEntropy(logits: net.logits(x, ctx).indexSelect(rows), targets: labels)
         case let .captioning(net, _):
             // Captions padded to the longest: the decoder is causal, so padding after
             // `<end>` changes no earlier output, and only real positions are scored.
@@ -218,25 +213,26 @@ public final class Trainer {
             let padded = words.map { $0 + Array(repeating: $0.last ?? 0, count: n - $0.count) }
             let hidden = net.teacherForcedHidden(net.imageFeature(x, ctx).indexSelect(rows), rows: padded, ctx)
             let real = words.enumerated().flatMap { r, w in (0..<w.count).map { r * n + $0 } }
-            logits.append(net.head(hidden.reshaped([kept.count * n, -1]).indexSelect(real), ctx))
-            targets = words.flatMap { $0 }
+            return crossEntropy(logits: net.head(hidden.reshaped([kept.count * n, -1]).indexSelect(real), ctx),
+                                targets: words.flatMap { $0 })
         case let .vqa(net, _, _):
             // Questions run through the LSTM in groups of one length: the question
             // vector is the final state, which padding would change.
             var byLength: [Int: [Int]] = [:]
             for k in kept.indices { byLength[examples[kept[k]].length, default: []].append(k) }
             let features = net.imageFeature(x, ctx)
+            var logits: [Tensor] = [], answers: [Int] = []
             for length in byLength.keys.sorted() {
                 let group = byLength[length]!
                 var questions: [[Int]] = []
                 for k in group {
-                    if case let .answer(q, a) = examples[kept[k]].target { questions.append(q); targets.append(a) }
+                    if case let .answer(q, a) = examples[kept[k]].target { questions.append(q); answers.append(a) }
                 }
                 logits.append(net.answerLogits(imageFeature: features.indexSelect(group.map { rows[$0] }),
                                                question: net.questionVectors(questions, ctx), ctx))
             }
+            return crossEntropy(logits: Tensor.concat(logits, axis: 0), targets: answers)
         }
-        return crossEntropy(logits: logits.count == 1 ? logits[0] : Tensor.concat(logits, axis: 0), targets: targets)
     }
 
     /// The optimiser's state and the next epoch, as files for the model directory.
