@@ -21,7 +21,7 @@ public func fusedConvolution(_ conv: Conv2d, _ bn: BatchNorm2d?, residual: Tenso
     let members: [Module] = [conv, bn, relu].compactMap { $0 }
     guard !(residual?.requiresGrad ?? false),
           members.allSatisfy({ mayFuse($0, hiding: [], x, ctx) }),
-          mayFuse(conv, hiding: Array(members.dropLast()), x, ctx) else { return nil }
+          !members.dropLast().contains(where: { ctx.observes($0.path) }) else { return nil }
 
     let channels = conv.weight.value.shape[0]
     let bias = conv.bias?.value.values ?? [Float](repeating: 0, count: channels)

@@ -223,7 +223,7 @@ func layerActivation(_ cap: Captioner, _ x: Tensor, layer: String) -> Tensor {
 func wordScores(_ cap: Captioner, fromLayer4 a: Tensor, words: [Int]) -> Tensor {
     let b = a.shape[0], n = words.count
     let hidden = cap.teacherForcedHidden(a.globalAvgPool2d(), rows: Array(repeating: words, count: b),
-                                         needed: b == 1 ? nil : (1...n).map { $0 }, ForwardContext())
+                                         needed: b == 1 ? nil : Array(1...n), ForwardContext())
     let rows = hidden.reshaped([b * n, -1]).indexSelect((0..<n).map { j in (b == 1 ? 0 : j) * n + j })
     return cap.head(rows, ForwardContext()).logSoftmax(axis: 1).pick(words)
 }

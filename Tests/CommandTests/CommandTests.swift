@@ -33,11 +33,7 @@ final class CommandTests: XCTestCase {
         process.executableURL = Self.executable
         process.arguments = arguments
         process.currentDirectoryURL = scratch
-        var env = ProcessInfo.processInfo.environment
-        env["NO_COLOR"] = "1"
-        env["GRADCAM_MODELS"] = scratch.appendingPathComponent("no-models").path
-        for (k, v) in environment { env[k] = v }
-        process.environment = env
+        process.environment = commandEnvironment(in: scratch, adding: environment)
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err

@@ -18,6 +18,16 @@ struct GradcamRun {
     let timedOut: Bool
 }
 
+/// The environment every test run of `gradcam` gets: this one, with NO_COLOR,
+/// no shipped models (GRADCAM_MODELS points at a missing folder), and `extra`.
+func commandEnvironment(in directory: URL, adding extra: [String: String]) -> [String: String] {
+    var env = ProcessInfo.processInfo.environment
+    env["NO_COLOR"] = "1"
+    env["GRADCAM_MODELS"] = directory.appendingPathComponent("no-models").path
+    for (k, v) in extra { env[k] = v }
+    return env
+}
+
 /// A `gradcam` process started in `directory`, with NO_COLOR and no shipped models.
 final class GradcamProcess {
     let process = Process()
@@ -33,11 +43,7 @@ final class GradcamProcess {
         process.executableURL = executable
         process.arguments = arguments
         process.currentDirectoryURL = directory
-        var env = ProcessInfo.processInfo.environment
-        env["NO_COLOR"] = "1"
-        env["GRADCAM_MODELS"] = directory.appendingPathComponent("no-models").path
-        for (k, v) in environment { env[k] = v }
-        process.environment = env
+        process.environment = commandEnvironment(in: directory, adding: environment)
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = try FileHandle(forWritingTo: stdoutURL)
         process.standardError = try FileHandle(forWritingTo: stderrURL)
