@@ -128,16 +128,17 @@ enum Grammar {
         return phrases.dropLast().joined(separator: ", ") + " and " + last
     }
 
-    /// Every object with its size, left to right: "a large red circle and a small blue square".
-    static func listCaption(_ objectsLeftToRight: [SceneObject]) -> String {
-        list(objectsLeftToRight.map { phrase($0, withSize: true) })
+    /// Every object with its size, in `SceneObject.listedBefore` order:
+    /// "a small blue square and a large red circle".
+    static func listCaption(_ listed: [SceneObject]) -> String {
+        list(listed.map { phrase($0, withSize: true) })
     }
 
     /// "two objects: a red circle and a blue square".
-    static func countCaption(_ objectsLeftToRight: [SceneObject]) -> String {
-        let n = objectsLeftToRight.count
+    static func countCaption(_ listed: [SceneObject]) -> String {
+        let n = listed.count
         return "\(numbers[n]) \(n == 1 ? "object" : "objects"): "
-            + list(objectsLeftToRight.map { phrase($0, withSize: false) })
+            + list(listed.map { phrase($0, withSize: false) })
     }
 
     /// "there is one shape", "there are three shapes".

@@ -27,11 +27,24 @@ public struct SceneObject: Sendable {
     public let area: Int
 
     public var colorShape: ColorShape { ColorShape(color, shape) }
+
+    /// The order in which captions list objects: by size, then colour, then
+    /// shape, each in its word list's order (small before large, red before
+    /// green, …), ties by id. It depends only on what the objects are, not on
+    /// where they are, so a model whose image vector averages over positions
+    /// (`"feature": "avgpool"`) can still tell which object comes next.
+    public static func listedBefore(_ a: SceneObject, _ b: SceneObject) -> Bool {
+        func key(_ o: SceneObject) -> [Int] {
+            [ObjectSize.allCases.firstIndex(of: o.size)!, ShapeColor.allCases.firstIndex(of: o.color)!,
+             Shape.allCases.firstIndex(of: o.shape)!, o.id]
+        }
+        return key(a).lexicographicallyPrecedes(key(b))
+    }
 }
 
 /// Which template a caption comes from, so a trainer can choose its references.
 public enum CaptionForm: String, CaseIterable, Sendable {
-    /// Every object with its size, left to right: "a large red circle and a small blue square".
+    /// Every object with its size, in `SceneObject.listedBefore` order: "a small blue square and a large red circle".
     case list
     /// The number of objects, then each without its size: "two objects: a red circle and a blue square".
     case count

@@ -155,10 +155,10 @@ public struct SceneGenerator: Sendable {
     /// The `list`, `count` and `total` captions always; a `relation` caption
     /// when some pair of objects is clearly separated.
     private func makeCaptions(_ objects: [SceneObject], _ rng: inout SeededGenerator) -> [Caption] {
-        let leftToRight = objects.sorted { ($0.centerX, $0.id) < ($1.centerX, $1.id) }
+        let listed = objects.sorted(by: SceneObject.listedBefore)
         var captions = [
-            Caption(text: Grammar.listCaption(leftToRight), form: .list),
-            Caption(text: Grammar.countCaption(leftToRight), form: .count),
+            Caption(text: Grammar.listCaption(listed), form: .list),
+            Caption(text: Grammar.countCaption(listed), form: .count),
             Caption(text: Grammar.totalCaption(count: objects.count), form: .total),
         ]
         let related = relatedPairs(objects)

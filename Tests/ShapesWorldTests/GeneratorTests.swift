@@ -74,7 +74,18 @@ final class GeneratorTests: XCTestCase {
                 }
             }
             XCTAssertEqual(named, present)
+            // The list caption names every object, small before large, then by
+            // colour and shape in their word lists' order — never by position.
             let list = try XCTUnwrap(scene.captions.first { $0.form == .list })
+            let sizes = ObjectSize.allCases.map(\.rawValue), colorNames = ShapeColor.allCases.map(\.rawValue)
+            let shapeNames = Shape.allCases.map(\.rawValue)
+            let listWords = Tokenizer.words(in: list.text)
+            let listed = listWords.indices.filter { sizes.contains(listWords[$0]) }.map { i in
+                [sizes.firstIndex(of: listWords[i])!, colorNames.firstIndex(of: listWords[i + 1])!,
+                 shapeNames.firstIndex(of: listWords[i + 2])!]
+            }
+            XCTAssertEqual(listed.count, scene.objects.count, list.text)
+            XCTAssertEqual(listed, listed.sorted { $0.lexicographicallyPrecedes($1) }, list.text)
             for object in scene.objects {
                 XCTAssert(list.text.contains("\(object.size.rawValue) \(object.color.rawValue) \(object.shape.rawValue)"))
             }
