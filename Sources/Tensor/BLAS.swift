@@ -1,4 +1,6 @@
 import CBLAS
+import Dispatch
+import Synchronization
 
 /// Products go to OpenBLAS's sgemm: every Linear, LSTM gate and convolution.
 enum BLAS {
@@ -17,10 +19,45 @@ enum BLAS {
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
+
+    /// The thread count `setBLASThreads` chose; 0 until it is called.
+    static let chosenThreads = Atomic<Int>(0)
+
+    /// How many threads products may use: what `setBLASThreads` chose, else
+    /// OpenBLAS's own default.
+    static var threads: Int {
+        let chosen = chosenThreads.load(ordering: .relaxed)
+        return chosen > 0 ? chosen : Int(openblas_get_num_threads())
+    }
+
+    /// Runs `body(0)` … `body(count − 1)` on threads of our own, each of whose
+    /// products runs on one OpenBLAS thread: two threads each calling threaded
+    /// OpenBLAS are slower than one (DESIGN.md). OpenBLAS gets `threads` back
+    /// afterwards.
+    static func concurrently(_ count: Int, _ body: (Int) -> Void) {
+        guard count > 1 else {
+            if count == 1 { body(0) }
+            return
+        }
+        let restore = threads
+        openblas_set_num_threads(1)
+        defer { openblas_set_num_threads(Int32(restore)) }
+        // The parts touch disjoint memory; the caller guarantees it.
+        withoutActuallyEscaping(body) { body in
+            nonisolated(unsafe) let body = body
+            DispatchQueue.concurrentPerform(iterations: count) { body($0) }
+        }
+    }
+
+    /// Part `part` of `count` nearly equal contiguous parts of 0..<total.
+    static func share(_ part: Int, of total: Int, parts count: Int) -> Range<Int> {
+        (total * part / count)..<(total * (part + 1) / count)
+    }
 }
 
 /// Sets how many threads OpenBLAS uses. Set 1 when the caller runs its own
 /// threads: two threads each calling threaded OpenBLAS run slower than one.
 public func setBLASThreads(_ n: Int) {
+    BLAS.chosenThreads.store(n, ordering: .relaxed)
     openblas_set_num_threads(Int32(n))
 }

@@ -45,8 +45,9 @@ extension Tensor {
     /// with weight [O, C/groups, kh, kw] and optional bias [O].
     ///
     /// Lowered to sgemm: a 1×1 convolution with stride 1 and no padding multiplies
-    /// the input directly; otherwise each image is unfolded (im2col) into a
-    /// [C/groups·kh·kw, OH·OW] matrix first.
+    /// the input directly; a 3×3 one with stride 1 and padding 1 on a large
+    /// enough map uses Winograd's F(2×2, 3×3) (`Winograd3x3`); otherwise each
+    /// image is unfolded (im2col) into a [C/groups·kh·kw, OH·OW] matrix first.
     public func conv2d(weight w: Tensor, bias b: Tensor? = nil, stride: (Int, Int) = (1, 1),
                        padding: (Int, Int) = (0, 0), dilation: (Int, Int) = (1, 1), groups: Int = 1) -> Tensor {
         let x = self
@@ -135,7 +136,19 @@ extension Tensor {
         let perProduct = ohw >= 2048 ? 1
             : Swift.max(1, Swift.min(n, (2048 + ohw - 1) / ohw, (1 << 22) / Swift.max(kSize * ohw, 1)))
         let out: Tensor
-        if perProduct == 1 {
+        if Winograd3x3.applies(win, groups: groups, c: c, oh: oh, ow: ow) {
+            out = Tensor(shape: [n, o, oh, ow]) { po in
+                Winograd3x3(c: c, h: h, w: wd, o: o).convolve(x.storage.pointer, n: n, weight: w.storage.pointer,
+                                                              into: po) { dst, src, count, channel, offset in
+                    if let epilogue {
+                        epilogue.apply(dst, from: src, count: count, channel: channel, offset: offset)
+                    } else {
+                        let bias = b?.storage.pointer[channel] ?? 0
+                        for k in 0..<count { dst[k] = src[k] + bias }
+                    }
+                }
+            }
+        } else if perProduct == 1 {
             // Large feature maps: one image at a time, unfolding a band of output rows at
             // a time so the column matrix stays near 16 MB however large the image.
             let band = geo.isPointwise ? oh
