@@ -16,8 +16,23 @@ enum BLAS {
             for i in 0..<m { for j in 0..<n { c[i * ldc + j] *= beta } }
             return
         }
-        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        // A single row or column is a matrix–vector product: sgemm would first
+        // pack (copy) the whole matrix, which for a batch-1 Linear such as
+        // VGG's 411 MB fc6 costs more than the product itself.
+        if (m == 1 || n == 1) && beta == 0 {
+            // sgemv scales y by beta, which leaves a NaN in uninitialised memory.
+            for i in 0..<m { for j in 0..<n { c[i * ldc + j] = 0 } }
+        }
+        if m == 1 {  // c = op(B)ᵀ·a, a's k values lda apart when A is transposed
+            cblas_sgemv(CblasRowMajor, transB ? CblasNoTrans : CblasTrans, Int32(transB ? n : k), Int32(transB ? k : n),
+                        alpha, b, Int32(ldb), a, transA ? Int32(lda) : 1, beta, c, 1)
+        } else if n == 1 {  // c = op(A)·b, b's k values ldb apart unless B is transposed, c's ldc apart
+            cblas_sgemv(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, Int32(transA ? k : m), Int32(transA ? m : k),
+                        alpha, a, Int32(lda), b, transB ? 1 : Int32(ldb), beta, c, Int32(ldc))
+        } else {
+            cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                        Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        }
     }
 
     /// The thread count `setBLASThreads` chose; 0 until it is called.
