@@ -37,12 +37,15 @@ enum BLAS {
 
     /// The thread count `setBLASThreads` chose; 0 until it is called.
     static let chosenThreads = Atomic<Int>(0)
+    /// OpenBLAS's own count, read once (on first use, before `concurrently`
+    /// lowers it for a while).
+    private static let defaultThreads = Int(openblas_get_num_threads())
 
     /// How many threads products may use: what `setBLASThreads` chose, else
-    /// OpenBLAS's own default.
+    /// OpenBLAS's default.
     static var threads: Int {
         let chosen = chosenThreads.load(ordering: .relaxed)
-        return chosen > 0 ? chosen : Int(openblas_get_num_threads())
+        return chosen > 0 ? chosen : defaultThreads
     }
 
     /// Runs `body(0)` … `body(count − 1)` on threads of our own, each of whose
