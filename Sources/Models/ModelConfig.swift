@@ -156,6 +156,9 @@ extension ModelConfig {
         if backbone.arch.hasPrefix("resnet") && backbone.batchNorm == false {
             throw fail("ResNet always has batch norm; drop \"backbone.batch_norm\": false")
         }
+        for case let .conv(width) in backbone.cfg ?? [] where width > 1 << 16 {
+            throw fail("\"backbone.cfg\" widths must be at most 65536, got \(width)")
+        }
         for (name, v) in [("backbone.hidden", backbone.hidden), ("backbone.base_width", backbone.baseWidth)] {
             if let v, v <= 0 || v > 65536 { throw fail("\"\(name)\" must be positive, got \(v)") }
         }

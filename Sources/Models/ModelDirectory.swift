@@ -58,7 +58,13 @@ public struct ModelDirectory {
         }
         let weightsPath = dir.appendingPathComponent("weights.safetensors").path
         let tensors = try Safetensors.read(path: weightsPath)
-        let model = Self.build(config, vocabularies, initializer: .forLoading)
+        let values = tensors.values.reduce(0) { $0 + $1.shape.reduce(1, *) }
+        let budget = LoadingBudget(values: values)
+        let model = Self.build(config, vocabularies, initializer: .forLoading(budget))
+        guard !budget.exceeded else {
+            throw ConfigError(file: configPath, "describes a model with more parameters than \(weightsPath) holds "
+                              + "(\(values) numbers in all): a width or size in the config is wrong")
+        }
         try model.root.load(tensors, file: weightsPath)
         self.path = path
         self.config = config

@@ -8,24 +8,59 @@ import Tensor
 /// (so loading a large model pays for no random numbers).
 public struct Initializer {
     var rng: SeededGenerator?
+    /// When loading: the values the checkpoint holds, which no parameter may
+    /// exceed (a config with a wrong width must not allocate a huge model).
+    let budget: LoadingBudget?
 
-    public static func random(seed: UInt64) -> Initializer { Initializer(rng: SeededGenerator(seed: seed)) }
-    public static var forLoading: Initializer { Initializer(rng: nil) }
+    public static func random(seed: UInt64) -> Initializer { Initializer(rng: SeededGenerator(seed: seed), budget: nil) }
+    public static var forLoading: Initializer { Initializer(rng: nil, budget: nil) }
+    /// Zeros, for a checkpoint of `budget.values` numbers: a parameter that would
+    /// take the total past them gets no memory (an empty placeholder) and marks
+    /// the budget exceeded, for the caller to report before loading.
+    public static func forLoading(_ budget: LoadingBudget) -> Initializer { Initializer(rng: nil, budget: budget) }
 
     public mutating func uniform(_ shape: [Int], bound: Float) -> Tensor {
-        guard rng != nil else { return .zeros(shape) }
+        guard rng != nil else { return zeros(shape) }
         return Tensor.uniform(shape, in: -bound...bound, using: &rng!)
     }
 
     public mutating func normal(_ shape: [Int], std: Float = 1) -> Tensor {
-        guard rng != nil else { return .zeros(shape) }
+        guard rng != nil else { return zeros(shape) }
         return Tensor.randn(shape, std: std, using: &rng!)
+    }
+
+    private func zeros(_ shape: [Int]) -> Tensor {
+        guard let budget else { return .zeros(shape) }
+        return budget.take(shape) ? .zeros(shape) : .zeros([0])
     }
 
     /// Kaiming-uniform with a = √5, PyTorch's default for Conv2d and Linear
     /// weights and biases: U(−1/√fanIn, 1/√fanIn).
     mutating func pytorchDefault(_ shape: [Int], fanIn: Int) -> Tensor {
         uniform(shape, bound: 1 / Float(Swift.max(fanIn, 1)).squareRoot())
+    }
+}
+
+/// The numbers a checkpoint holds, spent by the parameters of the model built
+/// to receive them.
+public final class LoadingBudget {
+    private var remaining: Int
+    /// Whether some parameter did not fit: the model needs more numbers than
+    /// the checkpoint has, so loading would fail anyway.
+    public private(set) var exceeded = false
+
+    public init(values: Int) { remaining = values }
+
+    /// Spends `shape`'s element count, or marks the budget exceeded.
+    func take(_ shape: [Int]) -> Bool {
+        var count = 1
+        for d in shape {
+            let (product, overflow) = count.multipliedReportingOverflow(by: d)
+            guard !overflow, product <= remaining else { exceeded = true; return false }
+            count = product
+        }
+        remaining -= count
+        return true
     }
 }
 
