@@ -134,8 +134,27 @@ static int exif_orientation(jpeg_saved_marker_ptr marker) {
 typedef struct {
     struct jpeg_decompress_struct cinfo;
     jpeg_error_ctx errors;
+    struct jpeg_progress_mgr progress;
     uint8_t *pixels;
 } jpeg_decoder;
+
+/// A progressive JPEG may split its coefficients into any number of scans,
+/// each a pass over the whole image: a crafted file of thousands of scans
+/// takes minutes to decode. Encoders write about ten; libjpeg-turbo's
+/// documentation suggests 500 as a limit no real image reaches (djpeg -maxscans).
+enum { JPEG_MAX_SCANS = 500 };
+
+/// libjpeg calls this as it reads; stops the decode past the scan limit.
+static void jpeg_limit_scans(j_common_ptr cinfo) {
+    int scan = ((j_decompress_ptr)cinfo)->input_scan_number;
+    if (scan > JPEG_MAX_SCANS) {
+        jpeg_error_ctx *ctx = (jpeg_error_ctx *)cinfo->err;
+        snprintf(ctx->message, sizeof ctx->message,
+                 "a progressive JPEG of more than %d scans (scan %d)", JPEG_MAX_SCANS, scan);
+        ctx->status = GC_ERR_CORRUPT;
+        longjmp(ctx->jump, 1);
+    }
+}
 
 /// (a*b)/255 rounded to nearest, for a, b in 0...255.
 static uint8_t mul255(unsigned a, unsigned b) { return (uint8_t)((a * b + 127) / 255); }
@@ -160,6 +179,8 @@ static gc_status jpeg_decode_run(jpeg_decoder *d, const uint8_t *data, size_t si
     if (setjmp(d->errors.jump)) return d->errors.status;
 
     jpeg_create_decompress(cinfo);
+    d->progress.progress_monitor = jpeg_limit_scans;
+    cinfo->progress = &d->progress;
     jpeg_mem_src(cinfo, data, (unsigned long)size);
     jpeg_save_markers(cinfo, JPEG_APP0 + 1, 0xFFFF);
     jpeg_read_header(cinfo, TRUE);

@@ -123,6 +123,18 @@ final class ErrorTests: XCTestCase {
         XCTAssertTrue(detail.contains("progression"), detail)
     }
 
+    /// A scan bomb whose progression is consistent (see make_fixtures.py's
+    /// `many_scans`) decodes up to 500 scans and is refused at the 501st.
+    func testProgressiveJPEGScanLimit() throws {
+        let flat = try RGBImage.decode(data: try fixture("scans_500.jpg"))
+        XCTAssertEqual(flat.width, 8)
+        XCTAssertEqual(Set(flat.pixels), [128])
+        guard case .corrupt(_, "JPEG", let detail)? = imageError({ try RGBImage.decode(data: try fixture("scans_501.jpg")) }) else {
+            return XCTFail("expected the 501-scan JPEG to be refused")
+        }
+        XCTAssertTrue(detail.contains("more than 500 scans"), detail)
+    }
+
     func testJPEGDeclaringHugeSizeIsRefusedBeforeDecoding() throws {
         var bytes = try fixture("rgb.jpg")
         let sof = try XCTUnwrap((2..<bytes.count - 1).first { bytes[$0] == 0xFF && bytes[$0 + 1] == 0xC0 })

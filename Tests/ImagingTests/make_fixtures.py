@@ -83,6 +83,32 @@ def jpegs():
     cmyk[:, 8:] = [0, 128, 255, 64]
     Image.fromarray(cmyk, "CMYK").save(path("cmyk.jpg"), quality=95)
 
+    write("scans_500.jpg", many_scans(500))
+    write("scans_501.jpg", many_scans(501))
+
+
+def many_scans(count):
+    """A valid progressive JPEG of one flat 8x8 grey block split into `count`
+    scans (a "scan bomb" whose progression is consistent, so only a scan limit
+    stops it): the DC scan, then each AC coefficient k in a first scan at
+    Al = 9 and nine refinement scans down to Al = 0. Written by hand because
+    jpegtran's scan scripts stop at 100 scans. Every coefficient is zero, so each
+    scan's data is one Huffman code "0" (DC category 0, or end-of-band) padded
+    with ones: the byte 0x7F."""
+    def segment(marker, payload):
+        return b"\xff" + bytes([marker]) + struct.pack(">H", len(payload) + 2) + payload
+
+    table = bytes([1] + [0] * 15) + b"\x00"  # one code of length 1 for symbol 0
+    out = b"\xff\xd8"
+    out += segment(0xDB, b"\x00" + bytes([1] * 64))  # quantisation table 0: all ones
+    out += segment(0xC2, struct.pack(">BHHB", 8, 8, 8, 1) + b"\x01\x11\x00")  # SOF2, one component
+    out += segment(0xC4, b"\x00" + table + b"\x10" + table)  # DC table 0, AC table 0
+    scans = [(0, 0, 0, 0)] + [(k, k, ah, al) for k in range(1, 64)
+                              for ah, al in [(0, 9)] + [(a + 1, a) for a in range(8, -1, -1)]]
+    for ss, se, ah, al in scans[:count]:
+        out += segment(0xDA, b"\x01\x01\x00" + bytes([ss, se, ah << 4 | al])) + b"\x7f"
+    return out + b"\xff\xd9"
+
 
 # --- PNG --------------------------------------------------------------------
 
