@@ -14,9 +14,9 @@ public struct Initializer {
 
     public static func random(seed: UInt64) -> Initializer { Initializer(rng: SeededGenerator(seed: seed), budget: nil) }
     public static var forLoading: Initializer { Initializer(rng: nil, budget: nil) }
-    /// Zeros, for a checkpoint of `budget.values` numbers: a parameter that would
-    /// take the total past them gets no memory (an empty placeholder) and marks
-    /// the budget exceeded, for the caller to report before loading.
+    /// Zeros, for a checkpoint holding the budget's numbers: a parameter that
+    /// would take the total past them gets no memory (an empty placeholder) and
+    /// marks the budget exceeded, for the caller to report before loading.
     public static func forLoading(_ budget: LoadingBudget) -> Initializer { Initializer(rng: nil, budget: budget) }
 
     public mutating func uniform(_ shape: [Int], bound: Float) -> Tensor {

@@ -2,7 +2,8 @@ import CBLAS
 import Dispatch
 import Synchronization
 
-/// Products go to OpenBLAS's sgemm: every Linear, LSTM gate and convolution.
+/// Products go to OpenBLAS — sgemm, or sgemv for a single row or column: every
+/// Linear, LSTM gate and convolution.
 enum BLAS {
     /// C = alpha·op(A)·op(B) + beta·C, all row-major; op transposes when asked.
     @inline(__always)
