@@ -62,6 +62,9 @@ public struct ModelDirectory {
         let budget = LoadingBudget(values: values)
         let model = Self.build(config, vocabularies, initializer: .forLoading(budget))
         guard !budget.exceeded else {
+            // A checkpoint of another model is named as such; the same names with
+            // too few numbers mean the config's widths are wrong.
+            try model.root.checkNames(tensors, file: weightsPath)
             throw ConfigError(file: configPath, "describes a model with more parameters than \(weightsPath) holds "
                               + "(\(values) numbers in all): a width or size in the config is wrong")
         }

@@ -197,6 +197,24 @@ extension Module {
         Dictionary(uniqueKeysWithValues: namedParameters().map { ($0.name, $0.parameter.value) })
     }
 
+    /// Throws when some of the module's tensors are missing from `tensors` or
+    /// some of `tensors` are not the module's, naming them — what `load` says
+    /// first, for a module whose shapes are not to be trusted.
+    public func checkNames(_ tensors: [String: Tensor], file: String) throws {
+        let expected = Set(namedParameters().map(\.name)), found = Set(tensors.keys)
+        try Self.report(expected.subtracting(found).sorted().map { "missing tensor \"\($0)\"" }
+                        + found.subtracting(expected).sorted().map { "unexpected tensor \"\($0)\"" }, file: file)
+    }
+
+    /// One error naming the first eight problems, if there are any.
+    private static func report(_ problems: [String], file: String) throws {
+        guard problems.isEmpty else {
+            let shown = problems.prefix(8).joined(separator: "; ")
+            let more = problems.count > 8 ? "; and \(problems.count - 8) more" : ""
+            throw SafetensorsError.malformed(file: file, reason: shown + more)
+        }
+    }
+
     /// Loads tensors by dotted name. Every tensor must be present with the
     /// right shape and no unexpected one may remain; on any error nothing is
     /// changed, so a model never half-loads.
@@ -214,11 +232,7 @@ extension Module {
         for name in tensors.keys.sorted() where !known.contains(name) {
             problems.append("unexpected tensor \"\(name)\" (shape \(tensors[name]!.shape))")
         }
-        guard problems.isEmpty else {
-            let shown = problems.prefix(8).joined(separator: "; ")
-            let more = problems.count > 8 ? "; and \(problems.count - 8) more" : ""
-            throw SafetensorsError.malformed(file: file, reason: shown + more)
-        }
+        try Self.report(problems, file: file)
         for (name, p) in params {
             let t = tensors[name]!
             p.value = t.shape == p.value.shape ? t : t.reshaped(p.value.shape)

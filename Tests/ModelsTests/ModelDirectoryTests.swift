@@ -94,9 +94,10 @@ final class ModelDirectoryTests: XCTestCase {
         let data = try Data(contentsOf: w)
         try data.prefix(data.count / 2).write(to: w)
         assertLoadFails(truncated, ["weights.safetensors", "outside the"])
-        // A width far beyond the checkpoint is refused before its memory is taken
-        // (classifier.0 alone would be 60 000·7·7 × 24 floats, 280 MB).
-        try editConfig(dir) { $0["backbone"] = ["arch": "vgg", "cfg": [8, "M", 60_000, "M"], "hidden": 24] }
+        // The fixture's layers with a width far beyond the checkpoint: refused
+        // before its memory is taken (classifier.0 alone would be 60 000·7·7 × 24
+        // floats, 280 MB).
+        try editConfig(dir) { $0["backbone"] = ["arch": "vgg", "cfg": [8, "M", 16, 60_000, "M"], "hidden": 24] }
         assertLoadFails(dir, ["config.json", "more parameters than", "weights.safetensors"])
         try editConfig(dir) { $0["backbone"] = ["arch": "vgg", "cfg": [8, "M", 100_000, "M"], "hidden": 24] }
         assertLoadFails(dir, ["config.json", "\"backbone.cfg\" widths must be at most 65536"])
