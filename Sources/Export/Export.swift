@@ -56,30 +56,30 @@ public enum ExportError: Error, CustomStringConvertible, Equatable, Sendable {
 /// through; symbolic links in the parent path are followed.
 public func writeExport(_ doc: ExportDocument, to out: String, force: Bool = false) throws {
     try doc.validate()
-    let target = try OutputTarget(out, force: force)
-    let temporary = try target.makeTemporaryDirectory()
-    do {
-        try writeContents(doc, into: temporary)
-        try target.install(temporary, force: force)
-    } catch {
-        try? FileManager.default.removeItem(atPath: temporary)
-        throw error
-    }
+    try install(out, force: force) { temporary in try writeContents(doc, into: temporary) }
 }
 
 /// Several explanations as one export folder, OUT/NAME for each (`caption
-/// --nbest`: OUT/beam-0, OUT/beam-1, …), written into a temporary sibling and
-/// moved into place at once, so OUT never holds only some of them.
+/// --nbest`: OUT/beam-0, OUT/beam-1, …), written and moved into place as
+/// `writeExport` does, so OUT never holds only some of them.
 public func writeExports(_ docs: [(name: String, doc: ExportDocument)], to out: String, force: Bool = false) throws {
     for (_, doc) in docs { try doc.validate() }
-    let target = try OutputTarget(out, force: force)
-    let temporary = try target.makeTemporaryDirectory()
-    do {
+    try install(out, force: force) { temporary in
         for (name, doc) in docs {
             let dir = temporary + "/" + name
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false)
             try writeContents(doc, into: dir)
         }
+    }
+}
+
+/// Fills a fresh temporary directory beside `out` with `write`, then moves it
+/// into place (see `writeExport`); on any error the temporary one is removed.
+private func install(_ out: String, force: Bool, _ write: (String) throws -> Void) throws {
+    let target = try OutputTarget(out, force: force)
+    let temporary = try target.makeTemporaryDirectory()
+    do {
+        try write(temporary)
         try target.install(temporary, force: force)
     } catch {
         try? FileManager.default.removeItem(atPath: temporary)
