@@ -138,6 +138,7 @@ public final class BatchNorm2d: Module {
                                weight: weight.value, bias: bias.value, eps: eps)
         }
         let (y, mean, variance) = x.batchNormTraining(weight: weight.value, bias: bias.value, eps: eps)
+        guard ctx.updatesStatistics else { return y }
         // Running statistics: PyTorch keeps the unbiased variance.
         let c = mean.count, n = Float(x.count / Swift.max(c, 1))
         let unbiased = variance.map { $0 * n / Swift.max(n - 1, 1) }

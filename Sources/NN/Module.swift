@@ -83,15 +83,21 @@ open class Module {
 /// other threads with their own contexts do not interfere.
 public final class ForwardContext {
     public let training: Bool
+    /// Whether training updates batch norm's running statistics. Of the passes
+    /// that share one step's batch on several threads only the first does, so
+    /// they never write the same buffer (PyTorch's DistributedDataParallel
+    /// likewise keeps the first replica's statistics).
+    public let updatesStatistics: Bool
     public var rng: SeededGenerator
     /// Outputs kept by path, for the paths listed in `capturing`.
     public private(set) var captured: [String: Tensor] = [:]
     private let capturing: Set<String>
     private let replacing: [String: (Tensor) -> Tensor]
 
-    public init(training: Bool = false, seed: UInt64 = 0, capturing: Set<String> = [],
-                replacing: [String: (Tensor) -> Tensor] = [:]) {
+    public init(training: Bool = false, updatesStatistics: Bool = true, seed: UInt64 = 0,
+                capturing: Set<String> = [], replacing: [String: (Tensor) -> Tensor] = [:]) {
         self.training = training
+        self.updatesStatistics = updatesStatistics
         self.rng = SeededGenerator(seed: seed)
         self.capturing = capturing
         self.replacing = replacing

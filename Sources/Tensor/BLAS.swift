@@ -74,6 +74,13 @@ enum BLAS {
     }
 }
 
+/// Runs `body(0)` … `body(count − 1)` at once, each on a thread of its own
+/// whose products use one OpenBLAS thread (data-parallel training runs a share
+/// of each batch per thread). The bodies must not write shared memory.
+public func concurrently(_ count: Int, _ body: (Int) -> Void) {
+    BLAS.concurrently(count, body)
+}
+
 /// Sets how many threads OpenBLAS uses. Set 1 when the caller runs its own
 /// threads: two threads each calling threaded OpenBLAS run slower than one.
 public func setBLASThreads(_ n: Int) {

@@ -57,39 +57,53 @@ public final class SGD: Optimizer {
 public final class Adam: Optimizer {
     public var learningRate: Float
     public let beta1: Float, beta2: Float, eps: Float, weightDecay: Float
-    private var m: [[Float]] = [], v: [[Float]] = []
+    /// Threads sharing the update, each a set of whole parameters.
+    public let threads: Int
+    /// One parameter's moments: an object each, so threads update their own.
+    private final class Moments {
+        var m: [Float], v: [Float]
+        init(m: [Float], v: [Float]) { (self.m, self.v) = (m, v) }
+    }
+    private var moments: [Moments] = []
     private var t = 0
 
     public init(learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999, eps: Float = 1e-8,
-                weightDecay: Float = 0) {
+                weightDecay: Float = 0, threads: Int = 1) {
         self.learningRate = learningRate
         self.beta1 = beta1
         self.beta2 = beta2
         self.eps = eps
         self.weightDecay = weightDecay
+        self.threads = max(threads, 1)
     }
 
     public func step(_ parameters: [Parameter], _ gradients: [Tensor]) {
-        if m.isEmpty {
-            m = parameters.map { [Float](repeating: 0, count: $0.value.count) }
-            v = m
+        if moments.isEmpty {
+            moments = parameters.map { p in
+                let zeros = [Float](repeating: 0, count: p.value.count)
+                return Moments(m: zeros, v: zeros)
+            }
         }
         t += 1
         let c1 = 1 - powf(beta1, Float(t)), c2 = 1 - powf(beta2, Float(t))
         let stepSize = learningRate / c1
-        let (b1, b2, decay, eps) = (beta1, beta2, weightDecay, self.eps)
-        for (i, (p, g)) in zip(parameters, gradients).enumerated() {
-            let old = p.value
-            p.value = Tensor(shape: old.shape) { w in
-                old.withUnsafeBufferPointer { ow in
-                    g.withUnsafeBufferPointer { gv in
-                        m[i].withUnsafeMutableBufferPointer { mm in
-                            v[i].withUnsafeMutableBufferPointer { vv in
-                                for j in 0..<ow.count {
-                                    let grad = gv[j] + decay * ow[j]
-                                    mm[j] = b1 * mm[j] + (1 - b1) * grad
-                                    vv[j] = b2 * vv[j] + (1 - b2) * grad * grad
-                                    w[j] = ow[j] - stepSize * mm[j] / ((vv[j] / c2).squareRoot() + eps)
+        let (b1, b2, decay, eps, moments) = (beta1, beta2, weightDecay, self.eps, self.moments)
+        let shares = balancedShares(parameters.map(\.value.count), parts: threads)
+        concurrently(shares.count) { s in
+            for i in shares[s] {
+                let (p, g, state) = (parameters[i], gradients[i], moments[i])
+                let old = p.value
+                p.value = Tensor(shape: old.shape) { w in
+                    old.withUnsafeBufferPointer { ow in
+                        g.withUnsafeBufferPointer { gv in
+                            state.m.withUnsafeMutableBufferPointer { mm in
+                                state.v.withUnsafeMutableBufferPointer { vv in
+                                    for j in 0..<ow.count {
+                                        let grad = gv[j] + decay * ow[j]
+                                        mm[j] = b1 * mm[j] + (1 - b1) * grad
+                                        vv[j] = b2 * vv[j] + (1 - b2) * grad * grad
+                                        w[j] = ow[j] - stepSize * mm[j] / ((vv[j] / c2).squareRoot() + eps)
+                                    }
                                 }
                             }
                         }
@@ -101,9 +115,9 @@ public final class Adam: Optimizer {
 
     public func state() -> [String: Tensor] {
         var s: [String: Tensor] = ["step": Tensor(scalar: Float(t))]
-        for i in m.indices {
-            s["m.\(i)"] = Tensor(shape: [m[i].count], values: m[i])
-            s["v.\(i)"] = Tensor(shape: [v[i].count], values: v[i])
+        for (i, state) in moments.enumerated() {
+            s["m.\(i)"] = Tensor(shape: [state.m.count], values: state.m)
+            s["v.\(i)"] = Tensor(shape: [state.v.count], values: state.v)
         }
         return s
     }
@@ -111,18 +125,27 @@ public final class Adam: Optimizer {
     public func restore(_ state: [String: Tensor]) throws {
         guard let step = state["step"] else { throw OptimizerStateError(description: "optimizer state lacks its step count") }
         let count = (state.count - 1) / 2
-        var m: [[Float]] = [], v: [[Float]] = []
-        for i in 0..<count {
+        moments = try (0..<count).map { i in
             guard let mi = state["m.\(i)"], let vi = state["v.\(i)"] else {
                 throw OptimizerStateError(description: "optimizer state lacks the moments of parameter \(i)")
             }
-            m.append(mi.values)
-            v.append(vi.values)
+            return Moments(m: mi.values, v: vi.values)
         }
-        self.m = m
-        self.v = v
         t = Int(step.scalar)
     }
+}
+
+/// Indices of `sizes` in at most `parts` groups of nearly equal total size
+/// (largest first, each to the lightest group); no group is empty.
+func balancedShares(_ sizes: [Int], parts: Int) -> [[Int]] {
+    let n = min(max(parts, 1), sizes.count)
+    var groups = [[Int]](repeating: [], count: n), totals = [Int](repeating: 0, count: n)
+    for i in sizes.indices.sorted(by: { sizes[$0] > sizes[$1] }) {
+        let lightest = totals.indices.min { totals[$0] < totals[$1] }!
+        groups[lightest].append(i)
+        totals[lightest] += sizes[i]
+    }
+    return groups
 }
 
 /// Scales gradients so their joint L2 norm is at most `maxNorm` (PyTorch's

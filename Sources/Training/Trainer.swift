@@ -41,6 +41,9 @@ public struct TrainingOptions: Sendable {
     public var schedule: LearningRateSchedule = .cosine
     /// Gradient-norm clipping (for the LSTM); nil for none.
     public var clipNorm: Float? = 5
+    /// Threads, each running a share of every batch (data parallel). Runs
+    /// are deterministic for a seed and a thread count.
+    public var threads = 1
     public var seed: UInt64 = 1
 
     public init() {}
@@ -67,8 +70,9 @@ public struct TrainingError: Error, CustomStringConvertible {
 
 /// Trains a task model on examples with minibatches, checkpointing every
 /// epoch into the model directory (atomically) with the optimiser's state, so
-/// `resume` continues from the last complete epoch. Deterministic for a seed:
-/// the order of epoch e and the dropout of each step derive from (seed, e, step).
+/// `resume` continues from the last complete epoch. Deterministic for a seed
+/// and a thread count: the order of epoch e and the dropout of each step
+/// derive from (seed, e, step).
 public final class Trainer {
     public let config: ModelConfig
     public let model: TaskModel
@@ -93,7 +97,7 @@ public final class Trainer {
         self.examples = examples
         self.options = options
         optimizer = options.optimizer == .adam
-            ? Adam(learningRate: options.learningRate) : SGD(learningRate: options.learningRate)
+            ? Adam(learningRate: options.learningRate, threads: options.threads) : SGD(learningRate: options.learningRate)
         preprocessing = try Preprocessing(width: config.input.width, height: config.input.height,
                                           resize: Preprocessing.ResizeMode(rawValue: config.input.resize) ?? .stretch,
                                           mean: config.input.mean, std: config.input.std)
@@ -116,12 +120,11 @@ public final class Trainer {
                                                                totalEpochs: options.epochs,
                                                                progress: Float(b) / Float(batches.count))
                 for p in parameters { p.value = p.value.tracked() }
-                let ctx = ForwardContext(training: true, seed: options.seed &* 1_000_003 &+ UInt64(epoch * 100_003 + b))
-                let (loss, accuracy) = try self.loss(batch, ctx)
-                var grads = try gradients(of: loss, withRespectTo: parameters.map(\.value))
+                var (loss, accuracy, grads) = try step(batch, parameters: parameters.map(\.value),
+                                                       seed: options.seed &* 1_000_003 &+ UInt64(epoch * 100_003 + b))
                 if let clip = options.clipNorm { clipGradientNorm(&grads, maxNorm: clip) }
                 optimizer.step(parameters, grads)
-                lossSum += loss.scalar
+                lossSum += loss
                 accuracySum += accuracy
                 stepsDone += 1
                 let elapsed = Date().timeIntervalSince(start)
@@ -168,9 +171,74 @@ public final class Trainer {
         return batches
     }
 
+    /// One step's loss, accuracy and gradients. With `options.threads` above 1
+    /// the batch is split into that many shares of whole images, each run
+    /// forward and backward on a thread of its own, and the shares' gradients
+    /// are averaged by their number of targets: the gradient of the whole
+    /// batch's mean loss, except that batch norm normalises each share by its
+    /// own statistics (as PyTorch's DistributedDataParallel does).
+    func step(_ batch: [Int], parameters: [Tensor], seed: UInt64) throws -> (loss: Float, accuracy: Float, grads: [Tensor]) {
+        let shards = self.shards(batch).map(images)  // reads the image cache here, on one thread
+        var results = [Result<(loss: Float, accuracy: Float, targets: Int, grads: [Tensor]), Error>?](
+            repeating: nil, count: shards.count)
+        results.withUnsafeMutableBufferPointer { slots in
+            concurrently(shards.count) { s in
+                slots[s] = Result {
+                    let ctx = ForwardContext(training: true, updatesStatistics: s == 0, seed: seed &+ UInt64(s) &* 7_919)
+                    let (loss, accuracy, targets) = try self.loss(shards[s], ctx)
+                    // Only numbers leave the thread: the recorded graph is freed here, in parallel.
+                    return (loss.scalar, accuracy, targets, try gradients(of: loss, withRespectTo: parameters))
+                }
+            }
+        }
+        let parts = try results.map { try $0!.get() }
+        if parts.count == 1 { return (parts[0].loss, parts[0].accuracy, parts[0].grads) }
+        let total = Float(max(parts.reduce(0) { $0 + $1.targets }, 1))
+        let weights = parts.map { Float($0.targets) / total }
+        let grads = parameters.indices.map { i in
+            Tensor(shape: parameters[i].shape) { sum in
+                let n = parameters[i].count
+                sum.initialize(repeating: 0, count: n)
+                for (part, w) in zip(parts, weights) {
+                    part.grads[i].withUnsafeBufferPointer { g in for j in 0..<n { sum[j] += w * g[j] } }
+                }
+            }
+        }
+        return (zip(parts, weights).reduce(0) { $0 + $1.0.loss * $1.1 },
+                zip(parts, weights).reduce(0) { $0 + $1.0.accuracy * $1.1 }, grads)
+    }
+
+    /// The batch in `options.threads` contiguous shares of nearly equal numbers
+    /// of examples, an image's examples together; fewer when the batch has
+    /// fewer images.
+    func shards(_ batch: [Int]) -> [[Int]] {
+        var byImage: [[Int]] = []
+        for i in batch {
+            if let last = byImage.last?.last, examples[last].imagePath == examples[i].imagePath {
+                byImage[byImage.count - 1].append(i)
+            } else {
+                byImage.append([i])
+            }
+        }
+        let n = min(options.threads, byImage.count)
+        guard n > 1 else { return [batch] }
+        // Share p ends at the image boundary nearest to p/n of the examples.
+        var shards: [[Int]] = [[]]
+        for image in byImage {
+            let share = shards.count
+            let done = shards.reduce(0) { $0 + $1.count }
+            if share < n, !shards[share - 1].isEmpty,
+               abs(done - batch.count * share / n) < abs(done + image.count - batch.count * share / n) {
+                shards.append([])
+            }
+            shards[shards.count - 1] += image
+        }
+        return shards
+    }
+
     /// The batch's distinct images [U, 3, H, W], the examples kept (unreadable
     /// images are skipped and counted) and, for each, its image's row.
-    private func images(_ indices: [Int]) -> (Tensor, kept: [Int], rows: [Int]) {
+    private func images(_ indices: [Int]) -> (x: Tensor, kept: [Int], rows: [Int]) {
         var kept: [Int] = [], rows: [Int] = [], values: [Float] = []
         var rowOfPath: [String: Int] = [:]
         for i in indices {
@@ -198,13 +266,16 @@ public final class Trainer {
         return (Tensor(shape: shape, values: values), kept, rows)
     }
 
-    private func loss(_ batch: [Int], _ ctx: ForwardContext) throws -> (Tensor, Float) {
-        let (x, kept, rows) = images(batch)
-        guard !kept.isEmpty else { return (Tensor(scalar: 0), 0) }
+    /// The mean loss over the batch's targets (labels, caption words or
+    /// answers), the accuracy, and how many targets there were.
+    private func loss(_ inputs: (x: Tensor, kept: [Int], rows: [Int]), _ ctx: ForwardContext) throws -> (Tensor, Float, Int) {
+        func counted(_ result: (Tensor, Float), _ targets: Int) -> (Tensor, Float, Int) { (result.0, result.1, targets) }
+        let (x, kept, rows) = inputs
+        guard !kept.isEmpty else { return (Tensor(scalar: 0), 0, 0) }
         switch model {
         case let .classification(net, _):
             let labels = kept.map { i -> Int in if case let .label(l) = examples[i].target { return l }; return 0 }
-            return crossEntropy(logits: net.logits(x, ctx).indexSelect(rows), targets: labels)
+            return counted(crossEntropy(logits: net.logits(x, ctx).indexSelect(rows), targets: labels), labels.count)
         case let .captioning(net, _):
             // Captions padded to the longest: the decoder is causal, so padding after
             // `<end>` changes no earlier output, and only real positions are scored.
@@ -213,8 +284,8 @@ public final class Trainer {
             let padded = words.map { $0 + Array(repeating: $0.last ?? 0, count: n - $0.count) }
             let hidden = net.teacherForcedHidden(net.imageFeature(x, ctx).indexSelect(rows), rows: padded, ctx)
             let real = words.enumerated().flatMap { r, w in (0..<w.count).map { r * n + $0 } }
-            return crossEntropy(logits: net.head(hidden.reshaped([kept.count * n, -1]).indexSelect(real), ctx),
-                                targets: words.flatMap { $0 })
+            return counted(crossEntropy(logits: net.head(hidden.reshaped([kept.count * n, -1]).indexSelect(real), ctx),
+                                        targets: words.flatMap { $0 }), real.count)
         case let .vqa(net, _, _):
             // Questions run through the LSTM in groups of one length: the question
             // vector is the final state, which padding would change.
@@ -231,7 +302,7 @@ public final class Trainer {
                 logits.append(net.answerLogits(imageFeature: features.indexSelect(group.map { rows[$0] }),
                                                question: net.questionVectors(questions, ctx), ctx))
             }
-            return crossEntropy(logits: Tensor.concat(logits, axis: 0), targets: answers)
+            return counted(crossEntropy(logits: Tensor.concat(logits, axis: 0), targets: answers), answers.count)
         }
     }
 

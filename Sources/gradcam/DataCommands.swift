@@ -93,8 +93,9 @@ struct Train: ParsableCommand {
     var initFrom: String?
     @Flag(help: "Continue from the last epoch saved in --out.") var resume = false
     @Option(help: """
-        OpenBLAS threads. The small ShapesWorld models train fastest on one (a second \
-        thread mostly waits on matrices this small), which leaves the other core for a second run.
+        Threads, each training on a share of every batch (data parallel; batch norm \
+        normalises each share by its own statistics). A run is deterministic for a seed and \
+        a thread count.
         """)
     var threads = 1
     @Flag(help: "No progress bar.") var quiet = false
@@ -106,7 +107,7 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        setBLASThreads(threads)
+        setBLASThreads(1)  // each training thread's products run on one OpenBLAS thread
         let modelConfig = try config.map { path -> ModelConfig in
             guard let data = FileManager.default.contents(atPath: path) else { throw CLIError("cannot read \(path)") }
             return try ModelConfig.parse(data, file: path)
@@ -127,6 +128,7 @@ struct Train: ParsableCommand {
         options.batchSize = batchSize
         options.learningRate = learningRate
         options.seed = seed
+        options.threads = threads
         let trainer = try Trainer(config: modelConfig, model: model, examples: examples, options: options)
         if !quiet { print("training \(task.rawValue) on \(examples.count) examples from \(data) for \(epochs) epochs") }
         var bar: ProgressBar?

@@ -59,6 +59,17 @@ final class LayerTests: XCTestCase {
         XCTAssertEqual(z.values[0], (1 - 0.4) / (bn.runningVar.value.values[0] + 1e-5).squareRoot(), accuracy: 1e-5)
     }
 
+    func testBatchNormLeavesStatisticsAloneWhenTold() {
+        // The data-parallel trainer's later shares normalise by their batch but must not write the buffers.
+        let bn = BatchNorm2d(2)
+        let x = Tensor(shape: [2, 2, 1, 2], values: [1, 3, 10, 10, 5, 7, 20, 30])
+        let y = bn(x, ForwardContext(training: true, updatesStatistics: false))
+        XCTAssertEqual(y.values[0], (1 - 4) / (5 + 1e-5).squareRoot(), accuracy: 1e-5)
+        XCTAssertEqual(bn.runningMean.value.values, [0, 0])
+        XCTAssertEqual(bn.runningVar.value.values, [1, 1])
+        XCTAssertEqual(bn.batchesTracked.value.scalar, 0)
+    }
+
     func testDropoutOnlyInTraining() {
         let d = Dropout(0.5)
         let x = Tensor.ones([1000])

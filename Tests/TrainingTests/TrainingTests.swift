@@ -70,6 +70,85 @@ final class TrainingTests: XCTestCase {
             .run(out: dir.appendingPathComponent("b").path, resume: false) { _ in }
         let w1 = saved.model.root.stateDict(), w2 = again.root.stateDict()
         for (k, v) in w1 { XCTAssertEqual(v.values, w2[k]!.values, k) }
+
+        // So do two threads (each a share of every batch), run twice; their loss falls too.
+        options.threads = 2
+        var shared: [[String: Tensor]] = [], sharedLosses: [Float] = []
+        for run in ["c", "d"] {
+            let model = try newModel(config)
+            try Trainer(config: config, model: model, examples: examples, options: options)
+                .run(out: dir.appendingPathComponent(run).path, resume: false) { p in
+                    if p.epochFinished && run == "c" { sharedLosses.append(p.loss) }
+                }
+            shared.append(model.root.stateDict())
+        }
+        for (k, v) in shared[0] { XCTAssertEqual(v.values, shared[1][k]!.values, k) }
+        XCTAssertNotEqual(shared[0]["features.0.weight"]!.values, w1["features.0.weight"]!.values)
+        XCTAssertLessThan(sharedLosses.suffix(3).reduce(0, +) / 3, sharedLosses.first! * 0.7, "loss did not fall: \(sharedLosses)")
+    }
+
+    func testThreadsShareABatchAndAverageTheirGradients() throws {
+        // A captioner without batch norm or dropout: the shares' gradients, weighted by their
+        // targets (caption words), are the whole batch's. Two captions per image, of different lengths.
+        let examples = try makeImages(5).flatMap { e -> [Example] in
+            guard case let .label(l) = e.target else { return [] }
+            return [Example(imagePath: e.imagePath, target: .caption([3 + l, 1])),
+                    Example(imagePath: e.imagePath, target: .caption([3 + l, 3 + l, 3, 1]))]
+        }
+        let config = try ModelConfig.parse(Data("""
+            {"format": "gradcam-model/1", "task": "captioning",
+             "input": {"width": 16, "height": 16, "resize": "stretch", "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]},
+             "backbone": {"arch": "vgg", "cfg": [4, "M", 8, "M"], "batch_norm": false, "feature": "avgpool"},
+             "decoder": {"embed": 4, "hidden": 6, "layers": 1, "max_length": 5}}
+            """.utf8), file: "config.json")
+        let model = ModelDirectory.build(config, [try Vocabulary(tokens: ["<start>", "<end>", "<unk>", "red", "blue"])],
+                                         initializer: .random(seed: 3))
+        for p in model.root.trainableParameters { p.value = p.value.tracked() }
+        let parameters = model.root.trainableParameters.map(\.value)
+        func step(threads: Int, _ batch: [Int]) throws -> (loss: Float, grads: [Tensor]) {
+            var options = TrainingOptions()
+            options.threads = threads
+            let trainer = try Trainer(config: config, model: model, examples: examples, options: options)
+            let (loss, _, grads) = try trainer.step(batch, parameters: parameters, seed: 5)
+            return (loss, grads)
+        }
+        let batch = Array(0..<10)
+        let whole = try step(threads: 1, batch)
+        for threads in [2, 3] {
+            let shared = try step(threads: threads, batch)
+            XCTAssertEqual(shared.loss, whole.loss, accuracy: 1e-5 * abs(whole.loss))
+            for (a, b) in zip(shared.grads, whole.grads) {
+                let scale = b.values.map(abs).max()! + 1e-6
+                for (x, y) in zip(a.values, b.values) { XCTAssertEqual(x, y, accuracy: 1e-4 * scale) }
+            }
+        }
+
+        // Shares: whole images, nearly equal numbers of examples, none empty, at most one per image.
+        var options = TrainingOptions()
+        options.threads = 2
+        let trainer = try Trainer(config: config, model: model, examples: examples, options: options)
+        XCTAssertEqual(trainer.shards(batch), [Array(0..<6), Array(6..<10)])
+        XCTAssertEqual(trainer.shards([0, 1]), [[0, 1]])
+        options.threads = 8
+        XCTAssertEqual(try Trainer(config: config, model: model, examples: examples, options: options).shards(batch),
+                       stride(from: 0, to: 10, by: 2).map { [$0, $0 + 1] })
+    }
+
+    func testAdamOnThreadsMatchesOneThread() {
+        let sizes = [7, 300, 1, 42, 42]
+        var rng = SeededGenerator(seed: 2)
+        let start = sizes.map { n in (0..<n).map { _ in rng.nextFloat() - 0.5 } }
+        let grads = sizes.map { n in (0..<3).map { _ in Tensor(shape: [n], values: (0..<n).map { _ in rng.nextFloat() - 0.5 }) } }
+        func run(threads: Int) -> [[Float]] {
+            let parameters = start.map { Parameter(Tensor(shape: [$0.count], values: $0)) }
+            let adam = Adam(learningRate: 0.01, threads: threads)
+            for s in 0..<3 { adam.step(parameters, grads.map { $0[s] }) }
+            return parameters.map(\.value.values)
+        }
+        XCTAssertEqual(run(threads: 2), run(threads: 1))
+        XCTAssertNotEqual(run(threads: 1), start)
+        XCTAssertEqual(balancedShares([7, 300, 1, 42, 42], parts: 2).map { $0.sorted() }, [[1], [0, 2, 3, 4]])
+        XCTAssertEqual(balancedShares([5], parts: 4), [[0]])
     }
 
     func testBatchesKeepAnImagesExamplesTogetherAndMixLengths() throws {
