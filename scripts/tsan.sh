@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the concurrency tests under Thread Sanitizer: several images explained at
-# once from several threads (Tests/ExplainTests/ConcurrencyTests.swift), and the
-# export's overlays painted on several threads (ExportTests). Not part of CI:
+# once from several threads (Tests/ExplainTests/ConcurrencyTests.swift), the
+# export's overlays painted on several threads (ExportTests), and data-parallel
+# training (TrainingTests: shares of a batch and Adam on two threads). Not part of CI:
 # a TSan build of the package takes minutes; run it after changing the engine,
 # the Explain module or anything that shares state between threads.
 #
@@ -15,7 +16,7 @@
 # OPENBLAS_NUM_THREADS=1 to tell such a false report from a real race.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-filter="${1:-ConcurrencyTests|ExportTests}"
+filter="${1:-ConcurrencyTests|ExportTests|TrainingTests}"
 export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:${TSAN_OPTIONS:-}"
 swift build --scratch-path .build-tsan --build-tests --sanitize thread
 swift test --scratch-path .build-tsan --skip-build --sanitize thread --filter "$filter"

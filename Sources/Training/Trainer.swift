@@ -171,6 +171,13 @@ public final class Trainer {
         return batches
     }
 
+    /// How many images a thread's share of a batch holds on average (over the
+    /// first epoch's batches): with several threads, batch norm's statistics
+    /// come from that many images.
+    public var imagesPerShare: Double {
+        Double(Set(examples.map(\.imagePath)).count) / Double(batches(epoch: 0).count * options.threads)
+    }
+
     /// One step's loss, accuracy and gradients. With `options.threads` above 1
     /// the batch is split into that many shares of whole images, each run
     /// forward and backward on a thread of its own, and the shares' gradients

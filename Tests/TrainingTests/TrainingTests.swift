@@ -87,50 +87,73 @@ final class TrainingTests: XCTestCase {
         XCTAssertLessThan(sharedLosses.suffix(3).reduce(0, +) / 3, sharedLosses.first! * 0.7, "loss did not fall: \(sharedLosses)")
     }
 
+    /// Checks that a step on 2 and 3 threads has the loss and gradients of the whole batch on one
+    /// (a model without batch norm or dropout, whose shares differ only in their examples).
+    func assertSharedStepsMatchOneThread(_ config: ModelConfig, _ vocabularies: [Vocabulary], _ examples: [Example],
+                                         file: StaticString = #filePath, line: UInt = #line) throws {
+        let model = ModelDirectory.build(config, vocabularies, initializer: .random(seed: 3))
+        for p in model.root.trainableParameters { p.value = p.value.tracked() }
+        let parameters = model.root.trainableParameters.map(\.value)
+        func step(threads: Int) throws -> (loss: Float, grads: [Tensor]) {
+            var options = TrainingOptions()
+            options.threads = threads
+            let trainer = try Trainer(config: config, model: model, examples: examples, options: options)
+            let (loss, _, grads) = try trainer.step(Array(examples.indices), parameters: parameters, seed: 5)
+            return (loss, grads)
+        }
+        let whole = try step(threads: 1)
+        XCTAssertTrue(whole.grads.allSatisfy { $0.values.contains { $0 != 0 } }, "a parameter got no gradient", file: file, line: line)
+        for threads in [2, 3] {
+            let shared = try step(threads: threads)
+            XCTAssertEqual(shared.loss, whole.loss, accuracy: 1e-5 * abs(whole.loss), file: file, line: line)
+            for (a, b) in zip(shared.grads, whole.grads) {
+                let scale = b.values.map(abs).max()! + 1e-6
+                for (x, y) in zip(a.values, b.values) { XCTAssertEqual(x, y, accuracy: 1e-4 * scale, file: file, line: line) }
+            }
+        }
+    }
+
     func testThreadsShareABatchAndAverageTheirGradients() throws {
-        // A captioner without batch norm or dropout: the shares' gradients, weighted by their
-        // targets (caption words), are the whole batch's. Two captions per image, of different lengths.
-        let examples = try makeImages(5).flatMap { e -> [Example] in
+        // The shares' gradients, weighted by their targets (caption words, answers), are the whole
+        // batch's. Two captions or questions per image, of different lengths.
+        let images = try makeImages(5)
+        let input = #""input": {"width": 16, "height": 16, "resize": "stretch", "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]}"#
+        let backbone = #""backbone": {"arch": "vgg", "cfg": [4, "M", 8, "M"], "batch_norm": false, "feature": "avgpool"}"#
+        let captioner = try ModelConfig.parse(Data("""
+            {"format": "gradcam-model/1", "task": "captioning", \(input), \(backbone),
+             "decoder": {"embed": 4, "hidden": 6, "layers": 1, "max_length": 5}}
+            """.utf8), file: "config.json")
+        let captions = images.flatMap { e -> [Example] in
             guard case let .label(l) = e.target else { return [] }
             return [Example(imagePath: e.imagePath, target: .caption([3 + l, 1])),
                     Example(imagePath: e.imagePath, target: .caption([3 + l, 3 + l, 3, 1]))]
         }
-        let config = try ModelConfig.parse(Data("""
-            {"format": "gradcam-model/1", "task": "captioning",
-             "input": {"width": 16, "height": 16, "resize": "stretch", "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]},
-             "backbone": {"arch": "vgg", "cfg": [4, "M", 8, "M"], "batch_norm": false, "feature": "avgpool"},
-             "decoder": {"embed": 4, "hidden": 6, "layers": 1, "max_length": 5}}
+        try assertSharedStepsMatchOneThread(captioner, [try Vocabulary(tokens: ["<start>", "<end>", "<unk>", "red", "blue"])], captions)
+
+        let vqa = try ModelConfig.parse(Data("""
+            {"format": "gradcam-model/1", "task": "vqa", \(input), \(backbone),
+             "question_encoder": {"embed": 4, "hidden": 5, "layers": 2, "max_length": 6, "embed_activation": "tanh"},
+             "fusion": {"dim": 6, "hidden": 7}}
             """.utf8), file: "config.json")
-        let model = ModelDirectory.build(config, [try Vocabulary(tokens: ["<start>", "<end>", "<unk>", "red", "blue"])],
-                                         initializer: .random(seed: 3))
-        for p in model.root.trainableParameters { p.value = p.value.tracked() }
-        let parameters = model.root.trainableParameters.map(\.value)
-        func step(threads: Int, _ batch: [Int]) throws -> (loss: Float, grads: [Tensor]) {
-            var options = TrainingOptions()
-            options.threads = threads
-            let trainer = try Trainer(config: config, model: model, examples: examples, options: options)
-            let (loss, _, grads) = try trainer.step(batch, parameters: parameters, seed: 5)
-            return (loss, grads)
+        let questions = images.enumerated().flatMap { i, e -> [Example] in
+            guard case let .label(l) = e.target else { return [] }
+            return [Example(imagePath: e.imagePath, target: .answer(question: [1, 2, 3], answer: l)),
+                    Example(imagePath: e.imagePath, target: .answer(question: Array([1, 3, 2, 3].prefix(2 + i % 3)), answer: 2 + i % 2))]
         }
-        let batch = Array(0..<10)
-        let whole = try step(threads: 1, batch)
-        for threads in [2, 3] {
-            let shared = try step(threads: threads, batch)
-            XCTAssertEqual(shared.loss, whole.loss, accuracy: 1e-5 * abs(whole.loss))
-            for (a, b) in zip(shared.grads, whole.grads) {
-                let scale = b.values.map(abs).max()! + 1e-6
-                for (x, y) in zip(a.values, b.values) { XCTAssertEqual(x, y, accuracy: 1e-4 * scale) }
-            }
-        }
+        try assertSharedStepsMatchOneThread(vqa, [try Vocabulary(tokens: ["<unk>", "what", "color", "shape"]),
+                                                  try Vocabulary(tokens: ["red", "blue", "yes", "no"])], questions)
 
         // Shares: whole images, nearly equal numbers of examples, none empty, at most one per image.
+        let model = ModelDirectory.build(captioner, [try Vocabulary(tokens: ["<start>", "<end>", "<unk>", "red", "blue"])],
+                                         initializer: .random(seed: 3))
         var options = TrainingOptions()
         options.threads = 2
-        let trainer = try Trainer(config: config, model: model, examples: examples, options: options)
+        let batch = Array(0..<10)
+        let trainer = try Trainer(config: captioner, model: model, examples: captions, options: options)
         XCTAssertEqual(trainer.shards(batch), [Array(0..<6), Array(6..<10)])
         XCTAssertEqual(trainer.shards([0, 1]), [[0, 1]])
         options.threads = 8
-        XCTAssertEqual(try Trainer(config: config, model: model, examples: examples, options: options).shards(batch),
+        XCTAssertEqual(try Trainer(config: captioner, model: model, examples: captions, options: options).shards(batch),
                        stride(from: 0, to: 10, by: 2).map { [$0, $0 + 1] })
     }
 
