@@ -48,4 +48,23 @@ final class DeterminismTests: XCTestCase {
             XCTAssertEqual(try bytes("vqa-2/" + name), first, "vqa \(name) differs with OPENBLAS_NUM_THREADS=1")
         }
     }
+
+    /// Data-parallel training writes the same weights run after run. With VQA's default batches
+    /// (32 questions, about 8 images) a thread's share is too small for batch norm, and `train` says so.
+    func testTrainingOnTwoThreadsIsRepeatableAndWarnsOfSmallShares() throws {
+        try run(["shapes", "--out", "data", "--count", "12", "--size", "64", "--seed", "3", "--quiet"])
+        func train(_ out: String, _ extra: [String] = []) throws -> GradcamRun {
+            let arguments = ["train", "vqa", "--data", "data", "--out", out, "--epochs", "1", "--threads", "2", "--quiet"]
+            let run = try GradcamProcess(arguments + extra, in: scratch).wait(timeout: 120)
+            XCTAssertEqual(run.status, 0, run.stderr)
+            return run
+        }
+        for k in 0..<2 {
+            let run = try train("vqa-\(k)")
+            XCTAssertTrue(run.stderr.contains("each thread's share of a batch holds 3.0 images"), run.stderr)
+        }
+        XCTAssertEqual(try bytes("vqa-1/weights.safetensors"), try bytes("vqa-0/weights.safetensors"))
+        // One batch of all 12 images: 6 a share, enough.
+        XCTAssertFalse(try train("vqa-big", ["--batch-size", "64"]).stderr.contains("share"))
+    }
 }
