@@ -192,9 +192,12 @@ public final class Trainer {
             concurrently(shards.count) { s in
                 slots[s] = Result {
                     let ctx = ForwardContext(training: true, updatesStatistics: s == 0, seed: seed &+ UInt64(s) &* 7_919)
-                    let (loss, accuracy, targets) = try self.loss(shards[s], ctx)
+                    guard let (logits, targets) = self.logits(shards[s], ctx) else {
+                        return (0, 0, 0, parameters.map { Tensor.zeros($0.shape) })  // every image unreadable
+                    }
+                    let (loss, accuracy) = crossEntropy(logits: logits, targets: targets)
                     // Only numbers leave the thread: the recorded graph is freed here, in parallel.
-                    return (loss.scalar, accuracy, targets, try gradients(of: loss, withRespectTo: parameters))
+                    return (loss.scalar, accuracy, targets.count, try gradients(of: loss, withRespectTo: parameters))
                 }
             }
         }
@@ -230,15 +233,14 @@ public final class Trainer {
         let n = min(options.threads, byImage.count)
         guard n > 1 else { return [batch] }
         // Share p ends at the image boundary nearest to p/n of the examples.
-        var shards: [[Int]] = [[]]
+        var shards: [[Int]] = [[]], done = 0
         for image in byImage {
-            let share = shards.count
-            let done = shards.reduce(0) { $0 + $1.count }
-            if share < n, !shards[share - 1].isEmpty,
-               abs(done - batch.count * share / n) < abs(done + image.count - batch.count * share / n) {
+            let end = batch.count * shards.count / n
+            if shards.count < n, !shards[shards.count - 1].isEmpty, abs(done - end) < abs(done + image.count - end) {
                 shards.append([])
             }
             shards[shards.count - 1] += image
+            done += image.count
         }
         return shards
     }
@@ -273,16 +275,15 @@ public final class Trainer {
         return (Tensor(shape: shape, values: values), kept, rows)
     }
 
-    /// The mean loss over the batch's targets (labels, caption words or
-    /// answers), the accuracy, and how many targets there were.
-    private func loss(_ inputs: (x: Tensor, kept: [Int], rows: [Int]), _ ctx: ForwardContext) throws -> (Tensor, Float, Int) {
-        func counted(_ result: (Tensor, Float), _ targets: Int) -> (Tensor, Float, Int) { (result.0, result.1, targets) }
+    /// The logits of the batch's targets (labels, caption words or answers)
+    /// and those targets, one row each; nil when no image could be read.
+    private func logits(_ inputs: (x: Tensor, kept: [Int], rows: [Int]), _ ctx: ForwardContext) -> (Tensor, [Int])? {
         let (x, kept, rows) = inputs
-        guard !kept.isEmpty else { return (Tensor(scalar: 0), 0, 0) }
+        guard !kept.isEmpty else { return nil }
         switch model {
         case let .classification(net, _):
             let labels = kept.map { i -> Int in if case let .label(l) = examples[i].target { return l }; return 0 }
-            return counted(crossEntropy(logits: net.logits(x, ctx).indexSelect(rows), targets: labels), labels.count)
+            return (net.logits(x, ctx).indexSelect(rows), labels)
         case let .captioning(net, _):
             // Captions padded to the longest: the decoder is causal, so padding after
             // `<end>` changes no earlier output, and only real positions are scored.
@@ -291,8 +292,7 @@ public final class Trainer {
             let padded = words.map { $0 + Array(repeating: $0.last ?? 0, count: n - $0.count) }
             let hidden = net.teacherForcedHidden(net.imageFeature(x, ctx).indexSelect(rows), rows: padded, ctx)
             let real = words.enumerated().flatMap { r, w in (0..<w.count).map { r * n + $0 } }
-            return counted(crossEntropy(logits: net.head(hidden.reshaped([kept.count * n, -1]).indexSelect(real), ctx),
-                                        targets: words.flatMap { $0 }), real.count)
+            return (net.head(hidden.reshaped([kept.count * n, -1]).indexSelect(real), ctx), words.flatMap { $0 })
         case let .vqa(net, _, _):
             // Questions run through the LSTM in groups of one length: the question
             // vector is the final state, which padding would change.
@@ -309,7 +309,7 @@ public final class Trainer {
                 logits.append(net.answerLogits(imageFeature: features.indexSelect(group.map { rows[$0] }),
                                                question: net.questionVectors(questions, ctx), ctx))
             }
-            return counted(crossEntropy(logits: Tensor.concat(logits, axis: 0), targets: answers), answers.count)
+            return (Tensor.concat(logits, axis: 0), answers)
         }
     }
 
