@@ -25,6 +25,8 @@ public struct GroundingScores: Sendable {
         let n = Double(count)
         return GroundingScores(pointingGame: pointingGame / n, energy: energy / n, iou: iou / n, count: count)
     }
+
+    var json: [String: Any] { ["pointing_game": pointingGame, "energy": energy, "iou": iou, "count": count] }
 }
 
 /// Task scores and grounding scores of a model on a split (cli.md, `eval`).
@@ -36,12 +38,15 @@ public struct EvaluationReport: Sendable {
     public let scores: [String: Double]
     /// One entry per method and per baseline ("center-baseline", "random-baseline").
     public let grounding: [String: GroundingScores]
+    /// The same, per kind of token: captioning "color" and "shape" words, VQA
+    /// question types, classification classes — where a model's maps fail is
+    /// rarely spread evenly.
+    public let groundingByKind: [String: [String: GroundingScores]]
 
     public var json: [String: Any] {
         ["model": model, "task": task, "count": count, "scores": scores,
-         "grounding": grounding.mapValues { g in
-             ["pointing_game": g.pointingGame, "energy": g.energy, "iou": g.iou, "count": g.count] as [String: Any]
-         }]
+         "grounding": grounding.mapValues(\.json),
+         "grounding_by_kind": groundingByKind.mapValues { $0.mapValues(\.json) }]
     }
 }
 
@@ -60,6 +65,9 @@ public struct Evaluator {
     public let model: ModelDirectory
     public let methods: [Method]
     public var beamSize = 3
+    /// The explained scalar; nil: the log-probability of a caption word, the
+    /// logit of an answer or class (the explanation commands' defaults).
+    public var score: ScoreKind?
 
     public init(model: ModelDirectory, methods: [Method]) {
         self.model = model
@@ -81,7 +89,7 @@ public struct Evaluator {
             (scores, count) = try classification(directory, instances, limit, &accumulator, progress)
         }
         return EvaluationReport(model: model.path, task: model.config.task.rawValue, count: count, scores: scores,
-                                grounding: accumulator.results)
+                                grounding: accumulator.results, groundingByKind: accumulator.resultsByKind)
     }
 
     private func input(_ path: String) throws -> (Tensor, RGBImage) {
@@ -101,7 +109,7 @@ public struct Evaluator {
             let objects = instances.instances(ofImage: entry.image.id)
             // Generate once; explain the same words with every method.
             let caption = try task.explain(image: x, caption: nil, beam: beamSize, nbest: 1, maxLength: nil,
-                                           includeEnd: false, score: .logprob,
+                                           includeEnd: false, score: score ?? .logprob,
                                            options: ExplainOptions(method: .gradcam))[0]
             let words = caption.explanation.entries.map(\.label)
             candidates.append(words)
@@ -110,11 +118,12 @@ public struct Evaluator {
             let present = objects.map { pair(of: $0, instances) }
             if named.sorted() == present.sorted() { allNamed += 1 }
             // Groundable tokens: the colour and shape word of a phrase whose object is unique.
-            var groundable: [(token: Int, instance: InstanceMasks.Instance)] = []
+            var groundable: [(token: Int, instance: InstanceMasks.Instance, kind: String)] = []
             for (i, p) in namedPhrases(words) {
                 let matching = objects.filter { pair(of: $0, instances) == p }
-                if matching.count == 1 { groundable += [(i, matching[0]), (i + 1, matching[0])] }
+                if matching.count == 1 { groundable += [(i, matching[0], "color"), (i + 1, matching[0], "shape")] }
             }
+            let kinds = groundable.map(\.kind)
             if !groundable.isEmpty {
                 let masks = try groundable.map { try acc.resize(instances.mask(of: $0.instance), from: entry.image) }
                 for method in methods {
@@ -126,11 +135,11 @@ public struct Evaluator {
                                           options: ExplainOptions(method: method))
                             .explain(TargetSet.caption(task.captioner, vocabulary: task.vocabulary,
                                                        words: caption.explanation.entries.map(\.id),
-                                                       kind: .logprob), image: x)
+                                                       kind: score ?? .logprob), image: x)
                     }
-                    acc.add(method.rawValue, e, groundable.map(\.token), masks)
+                    acc.add(method.rawValue, e, groundable.map(\.token), masks, kinds: kinds)
                 }
-                acc.addBaselines(masks, seed: UInt64(k))
+                acc.addBaselines(masks, kinds: kinds, seed: UInt64(k))
             }
             progress(k + 1, entries.count)
         }
@@ -156,20 +165,21 @@ public struct Evaluator {
             let predicted = TargetSet.top(1, of: Tensor(shape: [1, probs.count], values: probs))[0]
             let answer = task.answers.token(at: predicted) ?? ""
             // VQA accuracy: min(#annotators who gave the answer / 3, 1).
-            let score = min(Double(item.answers.filter { $0 == answer }.count) / 3, 1)
+            let accuracy = min(Double(item.answers.filter { $0 == answer }.count) / 3, 1)
             for type in [item.questionType ?? "all", "overall"] {
                 let (s, n) = correct[type] ?? (0, 0)
-                correct[type] = (s + score, n + 1)
+                correct[type] = (s + accuracy, n + 1)
             }
             if let ids = item.objectIDs, ids.count == 1, let object = instances.instance(id: ids[0]),
                task.answers.id(of: item.answer) != nil {
+                let kind = item.questionType ?? "answer"
                 let mask = try acc.resize(instances.mask(of: object), from: item.image)
                 for method in methods {
-                    let e = try task.explain(image: x, question: read, answer: item.answer, top: 1, score: .logit,
+                    let e = try task.explain(image: x, question: read, answer: item.answer, top: 1, score: score ?? .logit,
                                              options: ExplainOptions(method: method)).explanation
-                    acc.add(method.rawValue, e, [0], [mask])
+                    acc.add(method.rawValue, e, [0], [mask], kinds: [kind])
                 }
-                acc.addBaselines([mask], seed: UInt64(k))
+                acc.addBaselines([mask], kinds: [kind], seed: UInt64(k))
             }
             progress(k + 1, items.count)
         }
@@ -193,11 +203,11 @@ public struct Evaluator {
             if let id = entry.objectID, let object = instances.instance(id: id), task.classes.id(of: entry.label) != nil {
                 let mask = try acc.resize(instances.mask(of: object), from: entry.image)
                 for method in methods {
-                    let e = try task.explain(image: x, className: entry.label, top: 1, score: .logit,
+                    let e = try task.explain(image: x, className: entry.label, top: 1, score: score ?? .logit,
                                              options: ExplainOptions(method: method)).explanation
-                    acc.add(method.rawValue, e, [0], [mask])
+                    acc.add(method.rawValue, e, [0], [mask], kinds: [entry.label])
                 }
-                acc.addBaselines([mask], seed: UInt64(k))
+                acc.addBaselines([mask], kinds: [entry.label], seed: UInt64(k))
             }
             progress(k + 1, entries.count)
         }
@@ -220,11 +230,13 @@ public struct Evaluator {
     private func namedPairs(_ words: [String]) -> [String] { namedPhrases(words).map(\.1) }
 }
 
-/// Sums grounding measures per method and for the baselines.
+/// Sums grounding measures per method and for the baselines, overall and per
+/// kind of token.
 struct GroundingAccumulator {
     let methods: [Method]
     let size: (height: Int, width: Int)
     var totals: [String: GroundingScores] = [:]
+    var totalsByKind: [String: [String: GroundingScores]] = [:]
 
     init(methods: [Method], size: (Int, Int)) {
         self.methods = methods
@@ -232,6 +244,12 @@ struct GroundingAccumulator {
     }
 
     var results: [String: GroundingScores] { totals.mapValues(\.averaged) }
+    var resultsByKind: [String: [String: GroundingScores]] { totalsByKind.mapValues { $0.mapValues(\.averaged) } }
+
+    private mutating func record(_ name: String, kind: String, map: [Float], mask: [Bool]) {
+        totals[name, default: GroundingScores()].add(map: map, mask: mask)
+        totalsByKind[kind, default: [:]][name, default: GroundingScores()].add(map: map, mask: mask)
+    }
 
     /// A mask of the original image resampled to the model input by pixel centres.
     func resize(_ mask: [Bool], from image: DatasetImage) -> [Bool] {
@@ -243,10 +261,10 @@ struct GroundingAccumulator {
         }
     }
 
-    mutating func add(_ name: String, _ e: Explanation, _ tokens: [Int], _ masks: [[Bool]]) {
+    mutating func add(_ name: String, _ e: Explanation, _ tokens: [Int], _ masks: [[Bool]], kinds: [String]) {
         // Guided backprop has no layer map: its saliency is |gradient| summed over channels.
         let plane = size.height * size.width
-        for (t, mask) in zip(tokens, masks) {
+        for ((t, mask), kind) in zip(zip(tokens, masks), kinds) {
             let map: [Float]
             if let cams = e.cams {
                 map = Array(cams.values[(t * plane)..<((t + 1) * plane)])
@@ -256,13 +274,13 @@ struct GroundingAccumulator {
             } else {
                 continue
             }
-            totals[name, default: GroundingScores()].add(map: map, mask: mask)
+            record(name, kind: kind, map: map, mask: mask)
         }
     }
 
     /// The centre baseline peaks at the image centre and falls off as a Gaussian;
     /// the random baseline is uniform noise (seeded, so runs repeat).
-    mutating func addBaselines(_ masks: [[Bool]], seed: UInt64) {
+    mutating func addBaselines(_ masks: [[Bool]], kinds: [String], seed: UInt64) {
         let (h, w) = size
         let sigma = Double(min(h, w)) / 4
         let center = (0..<(h * w)).map { i -> Float in
@@ -270,10 +288,10 @@ struct GroundingAccumulator {
             return Float(exp(-(dx * dx + dy * dy) / (2 * sigma * sigma)))
         }
         var rng = SeededGenerator(seed: seed &+ 0x5EED)
-        for mask in masks {
-            totals["center-baseline", default: GroundingScores()].add(map: center, mask: mask)
+        for (mask, kind) in zip(masks, kinds) {
+            record("center-baseline", kind: kind, map: center, mask: mask)
             let random = (0..<(h * w)).map { _ in rng.nextFloat() }
-            totals["random-baseline", default: GroundingScores()].add(map: random, mask: mask)
+            record("random-baseline", kind: kind, map: random, mask: mask)
         }
     }
 }

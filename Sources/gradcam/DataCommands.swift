@@ -170,7 +170,7 @@ struct Eval: ParsableCommand {
             Task scores: captioning BLEU-4 and the share of captions naming every object's colour and \
             shape; VQA accuracy per question type; classification accuracy. Grounding, per method and \
             beside a centre and a random baseline: pointing game, energy inside the mask and IoU at \
-            15% of the maximum, for every groundable token (see `Evaluator` in Sources/Explain).
+            15% of the maximum, for every groundable token (see `Evaluator` in Sources/Explain);             and the pointing game per kind of token (captions: colour and shape words; VQA: question             types; classification: classes), "grounding_by_kind" in the JSON.
 
             Example:
               gradcam eval Models/shapes-vqa --data data/test --method gradcam,gradcam++ --json
@@ -179,6 +179,8 @@ struct Eval: ParsableCommand {
     @Argument(help: "A model directory.") var model: String
     @Option(help: "A split folder with instances.json (e.g. from `gradcam shapes`).") var data: String
     @Option(help: "Methods to evaluate, comma-separated.") var method = "gradcam"
+    @Option(help: "The scalar explained: logprob, logit or prob (default: logprob for captions, logit otherwise).")
+    var score: ScoreKind?
     @Option(help: "Evaluate only the first N images.") var limit: Int?
     @Option(help: "Write a PNG bar chart of the grounding scores here.") var chart: String?
     @Flag(help: "Print one JSON object.") var json = false
@@ -193,7 +195,9 @@ struct Eval: ParsableCommand {
         }
         let dir = try loadModel(model, task: "")
         var progressBar: ProgressBar?
-        let report = try Evaluator(model: dir, methods: methods).evaluate(data: data, limit: limit) { done, total in
+        var evaluator = Evaluator(model: dir, methods: methods)
+        evaluator.score = score
+        let report = try evaluator.evaluate(data: data, limit: limit) { done, total in
             if progressBar == nil { progressBar = ProgressBar("eval", total: total, quiet: quiet || json) }
             progressBar?.update(done)
         }
@@ -208,10 +212,22 @@ struct Eval: ParsableCommand {
         for (k, v) in report.scores.sorted(by: { $0.key < $1.key }) {
             print("  " + k.padding(toLength: 32, withPad: " ", startingAt: 0) + String(format: "%.4f", v))
         }
+        // Methods first, then the baselines.
+        let names = report.grounding.keys.sorted { ($0.hasSuffix("baseline") ? 1 : 0, $0) < ($1.hasSuffix("baseline") ? 1 : 0, $1) }
         print(Terminal.dim("  grounding                        pointing   energy      iou   tokens"))
-        for (name, g) in report.grounding.sorted(by: { ($0.key.hasSuffix("baseline") ? 1 : 0, $0.key) < ($1.key.hasSuffix("baseline") ? 1 : 0, $1.key) }) {
+        for name in names {
+            let g = report.grounding[name]!
             print("  " + name.padding(toLength: 30, withPad: " ", startingAt: 0)
                 + String(format: " %8.3f %8.3f %8.3f %8d", g.pointingGame, g.energy, g.iou, g.count))
+        }
+        if report.groundingByKind.count > 1 {
+            print(Terminal.dim("  pointing game by kind         " + names.map { $0.padding(toLength: 16, withPad: " ", startingAt: 0) }.joined()
+                + "tokens"))
+            for (kind, g) in report.groundingByKind.sorted(by: { $0.key < $1.key }) {
+                print("  " + kind.padding(toLength: 30, withPad: " ", startingAt: 0)
+                    + names.map { String(format: "%-16.3f", g[$0]?.pointingGame ?? 0) }.joined()
+                    + String(g.values.first?.count ?? 0))
+            }
         }
         if let chart { print("chart: \(chart)") }
     }

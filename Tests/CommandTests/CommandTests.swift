@@ -172,6 +172,41 @@ final class CommandTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out).sorted(), ["grey", "palette", "rgb", "rgba"])
     }
 
+    /// `eval --json` of the shipped VQA model and captioner on a fresh split: each kind's counts add up
+    /// to the overall count, its pointing games average to the overall one, and Grad-CAM beats the
+    /// centre baseline.
+    func testEvalReportsGroundingByKind() throws {
+        let split = scratch.appendingPathComponent("split").path
+        XCTAssertEqual(try gradcam(["shapes", "--out", split, "--count", "8", "--seed", "1234", "--split", "test", "--quiet"]).status, 0)
+        for (name, kinds) in [("shapes-vqa", Set(["color", "shape", "count", "exists", "spatial"])), ("shapes-captioner", ["color", "shape"])] {
+            let run = try gradcam(["eval", Self.repository.appendingPathComponent("Models/\(name)").path, "--data", split,
+                                   "--method", "gradcam,gradcam++", "--json", "--quiet"])
+            XCTAssertEqual(run.status, 0, run.stderr)
+            let report = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as! [String: Any]
+            let grounding = report["grounding"] as! [String: [String: Double]]
+            let byKind = report["grounding_by_kind"] as! [String: [String: [String: Double]]]
+            XCTAssertTrue(Set(byKind.keys).isSubset(of: kinds), "\(name): \(byKind.keys)")
+            for method in ["gradcam", "gradcam++", "center-baseline", "random-baseline"] {
+                let overall = grounding[method]!
+                let parts = byKind.values.compactMap { $0[method] }
+                XCTAssertEqual(parts.reduce(0) { $0 + $1["count"]! }, overall["count"]!, "\(name) \(method)")
+                XCTAssertEqual(parts.reduce(0) { $0 + $1["count"]! * $1["pointing_game"]! } / overall["count"]!,
+                               overall["pointing_game"]!, accuracy: 1e-9, "\(name) \(method)")
+            }
+            XCTAssertGreaterThan(grounding["gradcam"]!["pointing_game"]!, grounding["center-baseline"]!["pointing_game"]! + 0.2, name)
+            let table = try gradcam(["eval", Self.repository.appendingPathComponent("Models/\(name)").path, "--data", split, "--quiet"])
+            XCTAssertTrue(table.stdout.contains("pointing game by kind"), table.stdout)
+            // Another explained scalar: the same answers and captions, the same tokens, other maps.
+            let logit = try gradcam(["eval", Self.repository.appendingPathComponent("Models/\(name)").path, "--data", split,
+                                     "--method", "gradcam,gradcam++", "--score", name == "shapes-vqa" ? "prob" : "logit", "--json", "--quiet"])
+            let other = try JSONSerialization.jsonObject(with: Data(logit.stdout.utf8)) as! [String: Any]
+            XCTAssertEqual(other["scores"] as! [String: Double], report["scores"] as! [String: Double], name)
+            let otherGrounding = other["grounding"] as! [String: [String: Double]]
+            XCTAssertEqual(otherGrounding["gradcam"]!["count"], grounding["gradcam"]!["count"], name)
+            XCTAssertNotEqual(otherGrounding["gradcam"]!["energy"], grounding["gradcam"]!["energy"], name)
+        }
+    }
+
     func testLayersAndModels() throws {
         let layers = try gradcam(["layers", model("captioner-resnet-2layer")])
         XCTAssertEqual(layers.status, 0, layers.stderr)
