@@ -52,7 +52,7 @@ let package = Package(
         ]),
         .executableTarget(name: "gradcam-bench", dependencies: ["Tensor", "Models", "Explain", "Export"]),
 
-        .testTarget(name: "TensorTests", dependencies: ["Tensor"], exclude: ["Fixtures"]),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "CBLAS"], exclude: ["Fixtures"]),
         .testTarget(name: "NNTests", dependencies: ["NN"]),
         .testTarget(name: "TextTests", dependencies: ["Text"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models"], exclude: ["Fixtures"]),

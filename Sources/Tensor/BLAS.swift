@@ -4,6 +4,13 @@ import Synchronization
 
 /// Products go to OpenBLAS — sgemm, or sgemv for a single row or column: every
 /// Linear, LSTM gate and convolution.
+///
+/// OpenBLAS always runs on one thread of its own; a large product is split here
+/// into bands of its output, one per thread (`threads`). OpenBLAS's own threads
+/// spin (`sched_yield`, a core's worth) for a long while after every threaded
+/// product, so a command that made even one spent its second core spinning
+/// between products — and on a busy machine each threaded product waited for
+/// a worker another process held: 3× slower (DESIGN.md's facts, measured).
 enum BLAS {
     /// C = alpha·op(A)·op(B) + beta·C, all row-major; op transposes when asked.
     @inline(__always)
@@ -17,6 +24,39 @@ enum BLAS {
             for i in 0..<m { for j in 0..<n { c[i * ldc + j] *= beta } }
             return
         }
+        let parts = bands(m: m, n: n, k: k)
+        guard parts > 1 else {
+            product(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                    beta: beta, c: c, ldc: ldc)
+            return
+        }
+        // Bands of C's rows or columns, whichever are more, cut at multiples of
+        // 16 so that each value is computed exactly as without the split.
+        let rows = m >= n, length = rows ? m : n
+        nonisolated(unsafe) let c = c
+        concurrently(parts) { part in
+            let lower = share(part, of: length / 16, parts: parts).lowerBound * 16
+            let upper = part == parts - 1 ? length : share(part, of: length / 16, parts: parts).upperBound * 16
+            guard lower < upper else { return }
+            if rows {
+                product(transA: transA, transB: transB, m: upper - lower, n: n, k: k, alpha: alpha,
+                        a: a + lower * (transA ? 1 : lda), lda: lda, b: b, ldb: ldb,
+                        beta: beta, c: c + lower * ldc, ldc: ldc)
+            } else {
+                product(transA: transA, transB: transB, m: m, n: upper - lower, k: k, alpha: alpha,
+                        a: a, lda: lda, b: b + lower * (transB ? ldb : 1), ldb: ldb,
+                        beta: beta, c: c + lower, ldc: ldc)
+            }
+        }
+    }
+
+    /// One OpenBLAS call on one thread.
+    @inline(__always)
+    private static func product(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+                                alpha: Float, a: UnsafePointer<Float>, lda: Int,
+                                b: UnsafePointer<Float>, ldb: Int,
+                                beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        _ = openBLASOnOneThread
         // A single row or column is a matrix–vector product: sgemm would first
         // pack (copy) the whole matrix, which for a batch-1 Linear such as
         // VGG's 411 MB fc6 costs more than the product itself.
@@ -36,31 +76,47 @@ enum BLAS {
         }
     }
 
+    /// Products of fewer multiply–adds than this run whole on the calling
+    /// thread: below it a thread's start-up is no longer small beside its share.
+    static let threadedMinimum = 1 << 22
+
+    /// How many bands a product is split into: one when it is small, when it
+    /// is too narrow for two bands of 16, or inside a `concurrently` region
+    /// (whose threads are busy already).
+    private static func bands(m: Int, n: Int, k: Int) -> Int {
+        guard m * n * k >= threadedMinimum, regions.load(ordering: .relaxed) == 0 else { return 1 }
+        return Swift.max(1, Swift.min(threads, Swift.max(m, n) / 16))
+    }
+
+    /// OpenBLAS's own thread count (OPENBLAS_NUM_THREADS, else the cores), read
+    /// once before it is set to one for good.
+    private static let defaultThreads = Int(openblas_get_num_threads())
+    private static let openBLASOnOneThread: Void = {
+        _ = defaultThreads
+        openblas_set_num_threads(1)
+    }()
+
     /// The thread count `setBLASThreads` chose; 0 until it is called.
     static let chosenThreads = Atomic<Int>(0)
-    /// OpenBLAS's own count, read once (on first use, before `concurrently`
-    /// lowers it for a while).
-    private static let defaultThreads = Int(openblas_get_num_threads())
+    /// How many `concurrently` regions are running.
+    private static let regions = Atomic<Int>(0)
 
-    /// How many threads products may use: what `setBLASThreads` chose, else
-    /// OpenBLAS's default.
+    /// How many threads a large product is split between: what
+    /// `setBLASThreads` chose, else OpenBLAS's default.
     static var threads: Int {
         let chosen = chosenThreads.load(ordering: .relaxed)
         return chosen > 0 ? chosen : defaultThreads
     }
 
-    /// Runs `body(0)` … `body(count − 1)` on threads of our own, each of whose
-    /// products runs on one OpenBLAS thread: two threads each calling threaded
-    /// OpenBLAS are slower than one (DESIGN.md). OpenBLAS gets `threads` back
-    /// afterwards.
+    /// Runs `body(0)` … `body(count − 1)` on threads of our own (Dispatch's,
+    /// which sleep when idle); products inside run whole on their thread.
     static func concurrently(_ count: Int, _ body: (Int) -> Void) {
         guard count > 1 else {
             if count == 1 { body(0) }
             return
         }
-        let restore = threads
-        openblas_set_num_threads(1)
-        defer { openblas_set_num_threads(Int32(restore)) }
+        regions.add(1, ordering: .relaxed)
+        defer { regions.subtract(1, ordering: .relaxed) }
         // The parts touch disjoint memory; the caller guarantees it.
         withoutActuallyEscaping(body) { body in
             nonisolated(unsafe) let body = body
@@ -75,15 +131,15 @@ enum BLAS {
 }
 
 /// Runs `body(0)` … `body(count − 1)` at once, each on a thread of its own
-/// whose products use one OpenBLAS thread (data-parallel training runs a share
-/// of each batch per thread). The bodies must not write shared memory.
+/// whose products run whole on that thread (data-parallel training runs a
+/// share of each batch per thread). The bodies must not write shared memory.
 public func concurrently(_ count: Int, _ body: (Int) -> Void) {
     BLAS.concurrently(count, body)
 }
 
-/// Sets how many threads OpenBLAS uses. Set 1 when the caller runs its own
-/// threads: two threads each calling threaded OpenBLAS run slower than one.
+/// Sets how many threads a large product is split between (default: OpenBLAS's
+/// count, OPENBLAS_NUM_THREADS or the cores). Set 1 when the caller runs its
+/// own threads.
 public func setBLASThreads(_ n: Int) {
     BLAS.chosenThreads.store(n, ordering: .relaxed)
-    openblas_set_num_threads(Int32(n))
 }

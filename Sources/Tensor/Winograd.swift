@@ -32,10 +32,9 @@ struct Winograd3x3 {
 
     /// Convolves `n` images [n, c, h, w] with weight [o, c, 3, 3] into `out`
     /// [n, o, h, w], finishing each row with `finish(dst, src, count, channel,
-    /// offset)` (bias or the inference epilogue). With OpenBLAS on several
-    /// threads, each thread of our own transforms and multiplies its share of
-    /// the filters and of every image's tile rows (the transforms would
-    /// otherwise run on one core while the products use all).
+    /// offset)` (bias or the inference epilogue). With several threads
+    /// (`BLAS.threads`), each transforms and multiplies its share of the
+    /// filters and of every image's tile rows.
     func convolve(_ x: UnsafePointer<Float>, n: Int, weight: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>,
                   finish: (UnsafeMutablePointer<Float>, UnsafePointer<Float>, Int, Int, Int) -> Void) {
         let workers = Swift.max(1, Swift.min(BLAS.threads, tilesHigh))

@@ -61,7 +61,7 @@ func parseOptions() throws -> Options {
                   --models DIR   keep the model directories, inputs and outputs in DIR (reused next time)
                   --json FILE    write every run's raw result
                   --markdown FILE  write the result table as Markdown
-                  --threads N    OpenBLAS threads here, torch.set_num_threads there (default 2)
+                  --threads N    threads of a large product here, torch.set_num_threads there (default 2)
                   --from-json FILE  print the report of an earlier --json FILE instead of running
                 """)
             exit(0)

@@ -112,7 +112,7 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        setBLASThreads(1)  // each training thread's products run on one OpenBLAS thread
+        setBLASThreads(1)  // each training thread's products run whole on that thread
         let modelConfig = try config.map { path -> ModelConfig in
             guard let data = FileManager.default.contents(atPath: path) else { throw CLIError("cannot read \(path)") }
             return try ModelConfig.parse(data, file: path)

@@ -12,11 +12,11 @@ import XCTest
 /// backpropagation) is local to its own pass. scripts/tsan.sh runs these tests
 /// under Thread Sanitizer.
 ///
-/// OpenBLAS and determinism: its threaded sgemm splits the output (M and N)
-/// between threads, never the inner dimension K, so every output element is
-/// one dot product summed in the same order whatever the number of threads —
-/// and whether another thread is calling sgemm at the same time. The last test
-/// checks this on products large enough for OpenBLAS to use its threads.
+/// Threads and determinism: a large product is split into bands of its output
+/// rows or columns (`BLAS.gemm`), never the inner dimension K, so every output
+/// element is one dot product summed in the same order whatever the number of
+/// threads — and whether another thread is multiplying at the same time. The
+/// last test checks this on products large enough to be split.
 final class ConcurrencyTests: XCTestCase {
     static let models = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("ModelsTests/Fixtures")
@@ -101,10 +101,10 @@ final class ConcurrencyTests: XCTestCase {
         for k in 0..<8 { XCTAssertEqual(concurrent[k], sequential[k], "item \(k)") }
     }
 
-    /// A classifier whose convolutions are large enough for OpenBLAS to split them
-    /// between threads: results are the same with 1 thread, with several, and with
-    /// four explanations running at once.
-    func testResultsDoNotDependOnOpenBLASThreads() async throws {
+    /// A classifier whose convolutions are large enough to be split between
+    /// threads: results are the same with 1 thread, with several, and with four
+    /// explanations running at once.
+    func testResultsDoNotDependOnThreads() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("concurrency-\(UUID())")
         defer { try? FileManager.default.removeItem(at: dir) }
         let config = try ModelConfig.parse(Data("""

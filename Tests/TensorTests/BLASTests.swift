@@ -1,3 +1,4 @@
+import CBLAS
 @testable import Tensor
 import XCTest
 
@@ -42,5 +43,38 @@ final class BLASTests: XCTestCase {
                 }
             }
         }
+    }
+
+    /// A large product split into bands of rows or columns, one per thread, gives the same bits
+    /// as the whole product on one thread — every transposition, the sgemv shapes, lengths that
+    /// are not multiples of 16 — and OpenBLAS itself stays on one thread.
+    func testSplitProductsEqualWholeOnes() {
+        let threads = BLAS.threads
+        defer { setBLASThreads(threads) }
+        var rng = SeededGenerator(seed: 11)
+        let deep = BLAS.threadedMinimum
+        for (m, n, k) in [(300, 37, deep / (300 * 37) + 1), (29, 530, deep / (29 * 530) + 1), (1, 70_001, deep / 70_001 + 1),
+                          (70_001, 1, deep / 70_001 + 1), (17, 17, deep / 289 + 1)] {
+            for transA in [false, true] {
+                for transB in [false, true] {
+                    let a = (0..<(m * k)).map { _ in rng.nextGaussian() }, b = (0..<(k * n)).map { _ in rng.nextGaussian() }
+                    func multiply(threads: Int) -> [Float] {
+                        setBLASThreads(threads)
+                        var c = [Float](repeating: .nan, count: m * n)
+                        BLAS.gemm(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: transA ? m : k,
+                                  b: b, ldb: transB ? k : n, c: &c, ldc: n)
+                        return c
+                    }
+                    let whole = multiply(threads: 1)
+                    XCTAssertFalse(whole.contains { $0.isNaN })
+                    for t in [2, 3] {
+                        let split = multiply(threads: t)
+                        let differs = split.indices.first { split[$0].bitPattern != whole[$0].bitPattern }
+                        XCTAssertNil(differs, "\(m)×\(n)×\(k) transA \(transA) transB \(transB), \(t) threads: first difference at \(differs ?? 0)")
+                    }
+                }
+            }
+        }
+        XCTAssertEqual(openblas_get_num_threads(), 1)
     }
 }
