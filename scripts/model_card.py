@@ -26,5 +26,16 @@ for name in sorted(results[0][1]["grounding"], key=lambda n: (n.endswith("baseli
         g = r["grounding"].get(name)
         cells.append(f"{g['pointing_game']:.3f} / {g['energy']:.3f} / {g['iou']:.3f} ({g['count']})" if g else "-")
     lines.append(f"| {name} | " + " | ".join(cells) + " |")
+if all("grounding_by_kind" in r for _, r in results):
+    lines += ["", "Pointing game per kind of token (`grounding_by_kind`: Grad-CAM / Grad-CAM++ / centre baseline;",
+              "tokens counted):", "",
+              "| kind | " + " | ".join(s for s, _ in results) + " |", "|---|" + "---|" * len(results)]
+    for kind in sorted(set().union(*(r["grounding_by_kind"] for _, r in results))):
+        cells = []
+        for _, r in results:
+            g = r["grounding_by_kind"].get(kind, {})
+            points = " / ".join(f"{g[m]['pointing_game']:.3f}" if m in g else "-" for m in ("gradcam", "gradcam++", "center-baseline"))
+            cells.append(f"{points} ({g['gradcam']['count']})" if "gradcam" in g else "-")
+        lines.append(f"| {kind} | " + " | ".join(cells) + " |")
 open(f"{model_dir}/MODEL_CARD.md", "w").write("\n".join(lines) + "\n")
 print("wrote", f"{model_dir}/MODEL_CARD.md")
