@@ -10,7 +10,8 @@ import Synchronization
 /// spin (`sched_yield`, a core's worth) for a long while after every threaded
 /// product, so a command that made even one spent its second core spinning
 /// between products — and on a busy machine each threaded product waited for
-/// a worker another process held: 3× slower (DESIGN.md's facts, measured).
+/// a worker another process held: commands ran 3–5× slower (BENCHMARKS.md,
+/// "Products on threads of our own").
 enum BLAS {
     /// C = alpha·op(A)·op(B) + beta·C, all row-major; op transposes when asked.
     @inline(__always)

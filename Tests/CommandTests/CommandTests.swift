@@ -197,9 +197,9 @@ final class CommandTests: XCTestCase {
             let table = try gradcam(["eval", Self.repository.appendingPathComponent("Models/\(name)").path, "--data", split, "--quiet"])
             XCTAssertTrue(table.stdout.contains("pointing game by kind"), table.stdout)
             // Another explained scalar: the same answers and captions, the same tokens, other maps.
-            let logit = try gradcam(["eval", Self.repository.appendingPathComponent("Models/\(name)").path, "--data", split,
+            let rescored = try gradcam(["eval", Self.repository.appendingPathComponent("Models/\(name)").path, "--data", split,
                                      "--method", "gradcam,gradcam++", "--score", name == "shapes-vqa" ? "prob" : "logit", "--json", "--quiet"])
-            let other = try JSONSerialization.jsonObject(with: Data(logit.stdout.utf8)) as! [String: Any]
+            let other = try JSONSerialization.jsonObject(with: Data(rescored.stdout.utf8)) as! [String: Any]
             XCTAssertEqual(other["scores"] as! [String: Double], report["scores"] as! [String: Double], name)
             let otherGrounding = other["grounding"] as! [String: [String: Double]]
             XCTAssertEqual(otherGrounding["gradcam"]!["count"], grounding["gradcam"]!["count"], name)

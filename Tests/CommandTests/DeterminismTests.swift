@@ -4,9 +4,9 @@ import XCTest
 /// The same command on the same input writes byte-identical .npy files, run
 /// after run and whatever the number of threads (OPENBLAS_NUM_THREADS: a large
 /// product is split into bands of its output, never a sum, so each value is
-/// computed in the same order; see Tests/ExplainTests/ConcurrencyTests.swift). The PNG overlays are
-/// painted on several threads too, each image by one thread, so they are
-/// byte-identical as well.
+/// computed in the same order; see Tests/ExplainTests/ConcurrencyTests.swift).
+/// The PNG overlays are painted on several threads too, each image by one
+/// thread, so they are byte-identical as well.
 final class DeterminismTests: XCTestCase {
     var scratch: URL!
 
