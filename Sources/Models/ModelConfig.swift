@@ -49,6 +49,10 @@ public struct ModelConfig: Codable, Equatable, Sendable {
             case batchNorm = "batch_norm"
             case baseWidth = "base_width"
         }
+
+        /// Whether the backbone normalises by batch statistics when training:
+        /// a ResNet always, a VGG when `batch_norm` is true.
+        public var hasBatchNorm: Bool { arch.hasPrefix("resnet") || batchNorm == true }
     }
 
     public struct Decoder: Codable, Equatable, Sendable {

@@ -11,7 +11,7 @@ func makeBackbone(_ config: ModelConfig.Backbone, feature: FeatureKind, classes:
     let cfg: [VGG.VGGLayer] = config.arch == "vgg"
         ? (config.cfg ?? []).map { if case let .conv(n) = $0 { .conv(n) } else { .pool } }
         : VGG.configs[config.arch]!
-    return VGG(cfg: cfg, batchNorm: config.batchNorm ?? false, feature: feature, classes: classes,
+    return VGG(cfg: cfg, batchNorm: config.hasBatchNorm, feature: feature, classes: classes,
                hidden: config.hidden ?? 4096, initializer: &initializer)
 }
 

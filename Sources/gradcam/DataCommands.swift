@@ -135,8 +135,7 @@ struct Train: ParsableCommand {
         options.seed = seed
         options.threads = threads
         let trainer = try Trainer(config: modelConfig, model: model, examples: examples, options: options)
-        let batchNorm = modelConfig.backbone.batchNorm == true || modelConfig.backbone.arch.hasPrefix("resnet")
-        if threads > 1, batchNorm, trainer.imagesPerShare < Self.fewestImagesPerShare {
+        if threads > 1, modelConfig.backbone.hasBatchNorm, trainer.imagesPerShare < Self.fewestImagesPerShare {
             Terminal.warn(String(format: "each thread's share of a batch holds %.1f images; batch norm normalises a share "
                 + "by its own statistics, and shares this small can stall training (raise --batch-size)", trainer.imagesPerShare))
         }
