@@ -20,35 +20,56 @@ public struct OptimizerStateError: Error, CustomStringConvertible {
 public final class SGD: Optimizer {
     public var learningRate: Float
     public let momentum: Float, weightDecay: Float
-    private var velocity: [[Float]] = []
+    /// Threads sharing the update, each a set of whole parameters.
+    public let threads: Int
+    /// One parameter's velocity: an object each, so threads update their own.
+    private final class Velocity {
+        var v: [Float]
+        init(_ v: [Float]) { self.v = v }
+    }
+    private var velocities: [Velocity] = []
 
-    public init(learningRate: Float, momentum: Float = 0.9, weightDecay: Float = 0) {
+    public init(learningRate: Float, momentum: Float = 0.9, weightDecay: Float = 0, threads: Int = 1) {
         self.learningRate = learningRate
         self.momentum = momentum
         self.weightDecay = weightDecay
+        self.threads = max(threads, 1)
     }
 
     public func step(_ parameters: [Parameter], _ gradients: [Tensor]) {
-        if velocity.isEmpty { velocity = parameters.map { [Float](repeating: 0, count: $0.value.count) } }
-        for (i, (p, g)) in zip(parameters, gradients).enumerated() {
-            let gv = g.values
-            let updated = p.value.values.enumerated().map { j, w -> Float in
-                let grad = gv[j] + weightDecay * w
-                velocity[i][j] = momentum * velocity[i][j] + grad
-                return w - learningRate * velocity[i][j]
+        if velocities.isEmpty { velocities = parameters.map { Velocity([Float](repeating: 0, count: $0.value.count)) } }
+        let (lr, mu, decay, velocities) = (learningRate, momentum, weightDecay, self.velocities)
+        let shares = balancedShares(parameters.map(\.value.count), parts: threads)
+        concurrently(shares.count) { s in
+            for i in shares[s] {
+                let (p, g, state) = (parameters[i], gradients[i], velocities[i])
+                let old = p.value
+                p.value = Tensor(shape: old.shape) { w in
+                    old.withUnsafeBufferPointer { ow in
+                        g.withUnsafeBufferPointer { gv in
+                            state.v.withUnsafeMutableBufferPointer { vv in
+                                for j in 0..<ow.count {
+                                    vv[j] = mu * vv[j] + gv[j] + decay * ow[j]
+                                    w[j] = ow[j] - lr * vv[j]
+                                }
+                            }
+                        }
+                    }
+                }
             }
-            p.value = Tensor(shape: p.value.shape, values: updated)
         }
     }
 
     public func state() -> [String: Tensor] {
-        Dictionary(uniqueKeysWithValues: velocity.enumerated().map { ("velocity.\($0.offset)", Tensor(shape: [$0.element.count], values: $0.element)) })
+        Dictionary(uniqueKeysWithValues: velocities.enumerated().map { ("velocity.\($0.offset)", Tensor(shape: [$0.element.v.count], values: $0.element.v)) })
     }
 
     public func restore(_ state: [String: Tensor]) throws {
-        velocity = try (0..<state.count).map { i in
-            guard let t = state["velocity.\(i)"] else { throw OptimizerStateError(description: "optimizer state lacks velocity.\(i)") }
-            return t.values
+        velocities = try (0..<state.count).map { i in
+            guard let t = state["velocity.\(i)"] else {
+                throw OptimizerStateError(description: "optimizer state lacks velocity.\(i) (was the run trained with another --optimizer?)")
+            }
+            return Velocity(t.values)
         }
     }
 }
@@ -123,7 +144,9 @@ public final class Adam: Optimizer {
     }
 
     public func restore(_ state: [String: Tensor]) throws {
-        guard let step = state["step"] else { throw OptimizerStateError(description: "optimizer state lacks its step count") }
+        guard let step = state["step"] else {
+            throw OptimizerStateError(description: "optimizer state lacks its step count (was the run trained with another --optimizer?)")
+        }
         let count = (state.count - 1) / 2
         moments = try (0..<count).map { i in
             guard let mi = state["m.\(i)"], let vi = state["v.\(i)"] else {

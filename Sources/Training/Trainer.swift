@@ -33,11 +33,13 @@ public struct Example: Sendable {
 }
 
 public struct TrainingOptions: Sendable {
-    public enum OptimizerKind: String, Sendable { case adam, sgd }
+    public enum OptimizerKind: String, CaseIterable, Sendable { case adam, sgd }
     public var epochs = 10
     public var batchSize = 32
     public var learningRate: Float = 1e-3
     public var optimizer: OptimizerKind = .adam
+    /// SGD's momentum.
+    public var momentum: Float = 0.9
     public var schedule: LearningRateSchedule = .cosine
     /// Gradient-norm clipping (for the LSTM); nil for none.
     public var clipNorm: Float? = 5
@@ -97,7 +99,8 @@ public final class Trainer {
         self.examples = examples
         self.options = options
         optimizer = options.optimizer == .adam
-            ? Adam(learningRate: options.learningRate, threads: options.threads) : SGD(learningRate: options.learningRate)
+            ? Adam(learningRate: options.learningRate, threads: options.threads)
+            : SGD(learningRate: options.learningRate, momentum: options.momentum, threads: options.threads)
         preprocessing = try Preprocessing(width: config.input.width, height: config.input.height,
                                           resize: Preprocessing.ResizeMode(rawValue: config.input.resize) ?? .stretch,
                                           mean: config.input.mean, std: config.input.std)

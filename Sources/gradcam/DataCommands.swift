@@ -60,6 +60,8 @@ struct Shapes: ParsableCommand {
 
 extension TrainingTask: ExpressibleByArgument {}
 
+extension TrainingOptions.OptimizerKind: ExpressibleByArgument {}
+
 struct Train: ParsableCommand {
     typealias Task = TrainingTask
 
@@ -81,7 +83,9 @@ struct Train: ParsableCommand {
     @Option(help: "Epochs.") var epochs = 10
     @Option(help: "Random seed (initialisation, order, dropout).") var seed: UInt64 = 1
     @Option(help: "Minibatch size.") var batchSize = 32
-    @Option(help: "Learning rate (Adam; cosine decay).") var learningRate: Float = 2e-3
+    @Option(help: "Learning rate (cosine decay to 0 over the run).") var learningRate: Float = 2e-3
+    @Option(help: "adam, or sgd (with momentum).") var optimizer: TrainingOptions.OptimizerKind = .adam
+    @Option(help: "SGD's momentum, at least 0 and below 1.") var momentum: Float = 0.9
     @Option(help: "A config.json for the architecture (input, backbone, decoder…); default: the ShapesWorld one.")
     var config: String?
     @Option(help: "Keep words seen at least this often (rarer ones become <unk>).") var minCount = 1
@@ -109,6 +113,7 @@ struct Train: ParsableCommand {
         guard epochs >= 1, batchSize >= 1, learningRate > 0, minCount >= 1, answers >= 1, threads >= 1 else {
             throw ValidationError("--epochs, --batch-size, --learning-rate, --min-count, --answers and --threads must be positive")
         }
+        guard momentum >= 0 && momentum < 1 else { throw ValidationError("--momentum must be at least 0 and below 1") }
     }
 
     func run() throws {
@@ -132,6 +137,8 @@ struct Train: ParsableCommand {
         options.epochs = epochs
         options.batchSize = batchSize
         options.learningRate = learningRate
+        options.optimizer = optimizer
+        options.momentum = momentum
         options.seed = seed
         options.threads = threads
         let trainer = try Trainer(config: modelConfig, model: model, examples: examples, options: options)

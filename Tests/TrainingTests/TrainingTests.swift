@@ -157,19 +157,20 @@ final class TrainingTests: XCTestCase {
                        stride(from: 0, to: 10, by: 2).map { [$0, $0 + 1] })
     }
 
-    func testAdamOnThreadsMatchesOneThread() {
+    func testOptimizersOnThreadsMatchOneThread() {
         let sizes = [7, 300, 1, 42, 42]
         var rng = SeededGenerator(seed: 2)
         let start = sizes.map { n in (0..<n).map { _ in rng.nextFloat() - 0.5 } }
         let grads = sizes.map { n in (0..<3).map { _ in Tensor(shape: [n], values: (0..<n).map { _ in rng.nextFloat() - 0.5 }) } }
-        func run(threads: Int) -> [[Float]] {
+        func run(_ optimizer: Optimizer) -> [[Float]] {
             let parameters = start.map { Parameter(Tensor(shape: [$0.count], values: $0)) }
-            let adam = Adam(learningRate: 0.01, threads: threads)
-            for s in 0..<3 { adam.step(parameters, grads.map { $0[s] }) }
+            for s in 0..<3 { optimizer.step(parameters, grads.map { $0[s] }) }
             return parameters.map(\.value.values)
         }
-        XCTAssertEqual(run(threads: 2), run(threads: 1))
-        XCTAssertNotEqual(run(threads: 1), start)
+        XCTAssertEqual(run(Adam(learningRate: 0.01, threads: 2)), run(Adam(learningRate: 0.01)))
+        XCTAssertNotEqual(run(Adam(learningRate: 0.01)), start)
+        XCTAssertEqual(run(SGD(learningRate: 0.01, weightDecay: 0.1, threads: 2)), run(SGD(learningRate: 0.01, weightDecay: 0.1)))
+        XCTAssertNotEqual(run(SGD(learningRate: 0.01)), start)
         XCTAssertEqual(balancedShares([7, 300, 1, 42, 42], parts: 2).map { $0.sorted() }, [[1], [0, 2, 3, 4]])
         XCTAssertEqual(balancedShares([5], parts: 4), [[0]])
     }
@@ -247,6 +248,27 @@ final class TrainingTests: XCTestCase {
             .run(out: dir.appendingPathComponent("c").path, resume: false) { skipped = $0.skippedImages }
         XCTAssertEqual(skipped, 1)
         XCTAssertThrowsError(try Trainer(config: config, model: try newModel(config), examples: [], options: options))
+    }
+
+    /// torch.optim.SGD([w], lr=0.05, momentum=0.9, weight_decay=0.01) minimising Σ(w − t)², t = [3, −1, 0.5],
+    /// from w = [0, 1, −2]: w after each of four steps. A checkpoint's velocity resumes the run exactly.
+    func testSGDMatchesPyTorch() throws {
+        let want: [[Float]] = [[0.3, 0.7995, -1.749], [0.83985, 0.4387002, -1.2973255],
+                               [1.5413101, -0.0301089, -0.7104372], [2.3177226, -0.5490112, -0.0608389]]
+        let target: [Float] = [3, -1, 0.5]
+        let p = Parameter(Tensor(shape: [3], values: [0, 1, -2]))
+        var sgd = SGD(learningRate: 0.05, momentum: 0.9, weightDecay: 0.01)
+        for (s, expected) in want.enumerated() {
+            if s == 2 {  // continue from a checkpoint of the optimiser
+                let resumed = SGD(learningRate: 0.05, momentum: 0.9, weightDecay: 0.01)
+                try resumed.restore(sgd.state())
+                sgd = resumed
+            }
+            let g = zip(p.value.values, target).map { 2 * ($0 - $1) }
+            sgd.step([p], [Tensor(shape: [3], values: g)])
+            for (got, w) in zip(p.value.values, expected) { XCTAssertEqual(got, w, accuracy: 1e-5, "step \(s + 1)") }
+        }
+        XCTAssertThrowsError(try SGD(learningRate: 0.1).restore(Adam().state()))
     }
 
     func testAdamMatchesPyTorchOnAQuadratic() {
