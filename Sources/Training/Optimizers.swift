@@ -39,22 +39,11 @@ public final class SGD: Optimizer {
     public func step(_ parameters: [Parameter], _ gradients: [Tensor]) {
         if velocities.isEmpty { velocities = parameters.map { Velocity([Float](repeating: 0, count: $0.value.count)) } }
         let (lr, mu, decay, velocities) = (learningRate, momentum, weightDecay, self.velocities)
-        let shares = balancedShares(parameters.map(\.value.count), parts: threads)
-        concurrently(shares.count) { s in
-            for i in shares[s] {
-                let (p, g, state) = (parameters[i], gradients[i], velocities[i])
-                let old = p.value
-                p.value = Tensor(shape: old.shape) { w in
-                    old.withUnsafeBufferPointer { ow in
-                        g.withUnsafeBufferPointer { gv in
-                            state.v.withUnsafeMutableBufferPointer { vv in
-                                for j in 0..<ow.count {
-                                    vv[j] = mu * vv[j] + gv[j] + decay * ow[j]
-                                    w[j] = ow[j] - lr * vv[j]
-                                }
-                            }
-                        }
-                    }
+        updateEach(parameters, gradients, threads: threads) { i, ow, gv, w in
+            velocities[i].v.withUnsafeMutableBufferPointer { vv in
+                for j in 0..<ow.count {
+                    vv[j] = mu * vv[j] + gv[j] + decay * ow[j]
+                    w[j] = ow[j] - lr * vv[j]
                 }
             }
         }
@@ -109,25 +98,15 @@ public final class Adam: Optimizer {
         let c1 = 1 - powf(beta1, Float(t)), c2 = 1 - powf(beta2, Float(t))
         let stepSize = learningRate / c1
         let (b1, b2, decay, eps, moments) = (beta1, beta2, weightDecay, self.eps, self.moments)
-        let shares = balancedShares(parameters.map(\.value.count), parts: threads)
-        concurrently(shares.count) { s in
-            for i in shares[s] {
-                let (p, g, state) = (parameters[i], gradients[i], moments[i])
-                let old = p.value
-                p.value = Tensor(shape: old.shape) { w in
-                    old.withUnsafeBufferPointer { ow in
-                        g.withUnsafeBufferPointer { gv in
-                            state.m.withUnsafeMutableBufferPointer { mm in
-                                state.v.withUnsafeMutableBufferPointer { vv in
-                                    for j in 0..<ow.count {
-                                        let grad = gv[j] + decay * ow[j]
-                                        mm[j] = b1 * mm[j] + (1 - b1) * grad
-                                        vv[j] = b2 * vv[j] + (1 - b2) * grad * grad
-                                        w[j] = ow[j] - stepSize * mm[j] / ((vv[j] / c2).squareRoot() + eps)
-                                    }
-                                }
-                            }
-                        }
+        updateEach(parameters, gradients, threads: threads) { i, ow, gv, w in
+            let state = moments[i]
+            state.m.withUnsafeMutableBufferPointer { mm in
+                state.v.withUnsafeMutableBufferPointer { vv in
+                    for j in 0..<ow.count {
+                        let grad = gv[j] + decay * ow[j]
+                        mm[j] = b1 * mm[j] + (1 - b1) * grad
+                        vv[j] = b2 * vv[j] + (1 - b2) * grad * grad
+                        w[j] = ow[j] - stepSize * mm[j] / ((vv[j] / c2).squareRoot() + eps)
                     }
                 }
             }
@@ -155,6 +134,22 @@ public final class Adam: Optimizer {
             return Moments(m: mi.values, v: vi.values)
         }
         t = Int(step.scalar)
+    }
+}
+
+/// Replaces every parameter by new values that `update(i, old, gradient, new)`
+/// writes, on up to `threads` threads, each a set of whole parameters (so each
+/// parameter's optimiser state is touched by one thread).
+private func updateEach(_ parameters: [Parameter], _ gradients: [Tensor], threads: Int,
+                        _ update: (Int, UnsafeBufferPointer<Float>, UnsafeBufferPointer<Float>, UnsafeMutablePointer<Float>) -> Void) {
+    let shares = balancedShares(parameters.map(\.value.count), parts: threads)
+    concurrently(shares.count) { s in
+        for i in shares[s] {
+            let old = parameters[i].value, g = gradients[i]
+            parameters[i].value = Tensor(shape: old.shape) { w in
+                old.withUnsafeBufferPointer { ow in g.withUnsafeBufferPointer { gv in update(i, ow, gv, w) } }
+            }
+        }
     }
 }
 
