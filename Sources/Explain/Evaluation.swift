@@ -43,6 +43,12 @@ public struct EvaluationReport: Sendable {
     /// rarely spread evenly.
     public let groundingByKind: [String: [String: GroundingScores]]
 
+    /// The names in `grounding`, methods first, then the baselines: the order
+    /// of tables and charts.
+    public var groundingNames: [String] {
+        grounding.keys.sorted { ($0.hasSuffix("baseline") ? 1 : 0, $0) < ($1.hasSuffix("baseline") ? 1 : 0, $1) }
+    }
+
     public var json: [String: Any] {
         ["model": model, "task": task, "count": count, "scores": scores,
          "grounding": grounding.mapValues(\.json),

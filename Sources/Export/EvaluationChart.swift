@@ -4,10 +4,7 @@ import Imaging
 /// A bar chart of grounding scores: for each method and baseline, its pointing
 /// game, energy and IoU as three bars, labelled, on a white canvas.
 public func groundingChart(_ report: EvaluationReport) -> RGBImage {
-    let names = report.grounding.keys.sorted { a, b in
-        // Methods first, baselines last.
-        (a.hasSuffix("baseline") ? 1 : 0, a) < (b.hasSuffix("baseline") ? 1 : 0, b)
-    }
+    let names = report.groundingNames
     let metrics: [(String, (GroundingScores) -> Double, (UInt8, UInt8, UInt8))] = [
         ("pointing game", \.pointingGame, (31, 119, 180)),
         ("energy", \.energy, (255, 127, 14)),

@@ -220,8 +220,7 @@ struct Eval: ParsableCommand {
         for (k, v) in report.scores.sorted(by: { $0.key < $1.key }) {
             print("  " + k.padding(toLength: 32, withPad: " ", startingAt: 0) + String(format: "%.4f", v))
         }
-        // Methods first, then the baselines.
-        let names = report.grounding.keys.sorted { ($0.hasSuffix("baseline") ? 1 : 0, $0) < ($1.hasSuffix("baseline") ? 1 : 0, $1) }
+        let names = report.groundingNames
         print(Terminal.dim("  grounding                        pointing   energy      iou   tokens"))
         for name in names {
             let g = report.grounding[name]!
