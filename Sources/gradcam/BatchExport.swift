@@ -19,8 +19,10 @@ struct BatchExport: ParsableCommand {
             run leaves no partial item.
 
             Examples:
-              gradcam export --model Models/shapes-captioner --images notebooks-cli/images --out out/batch
-              gradcam export --model Models/shapes-vqa --questions qs.json --out out/vqa --shard 0/4 --resume
+              gradcam export --model Models/shapes-captioner \\
+                  --images notebooks-cli/images --out out/batch
+              gradcam export --model Models/shapes-vqa --questions qs.json \\
+                  --out out/vqa --shard 0/4 --resume
             """)
 
     @Option(help: "A model directory (any task).") var model: String

@@ -73,8 +73,9 @@ struct Train: ParsableCommand {
             batch norm for 64×64 inputs unless --config gives a config.json. Saves the model \
             directory after every epoch (with the optimiser's state, so --resume continues).
 
-            Example:
-              gradcam train captioner --data data/train --out Models/shapes-captioner --epochs 12
+            Examples:
+              gradcam shapes --out data/train --count 60000 --seed 31
+              gradcam train vqa --data data/train --out my-vqa --epochs 6 --limit 45000
             """)
 
     @Argument(help: "captioner, vqa or classifier.") var task: Task
@@ -181,7 +182,8 @@ struct Eval: ParsableCommand {
             types; classification: classes), "grounding_by_kind" in the JSON.
 
             Example:
-              gradcam eval Models/shapes-vqa --data data/test --method gradcam,gradcam++ --json
+              gradcam eval Models/shapes-vqa --data data/test \\
+                  --method gradcam,gradcam++ --json
             """)
 
     @Argument(help: "A model directory.") var model: String

@@ -131,7 +131,8 @@ struct Caption: ParsableCommand {
 
             Examples:
               gradcam caption scene.png
-              gradcam caption scene.png --out out/scene --method gradcam++ --normalize sequence
+              gradcam caption scene.png --out out/scene --method gradcam++ \\
+                  --normalize sequence
               gradcam caption scene.png --caption "a red circle" --counterfactual
               gradcam caption scene.png --beam 5 --nbest 3 --out out/beams
             """)
@@ -217,8 +218,10 @@ struct VQA: ParsableCommand {
 
             Examples:
               gradcam vqa scene.png --question "what color is the circle?"
-              gradcam vqa scene.png --question "what color is the circle?" --answer blue --counterfactual
-              gradcam vqa scene.png --question "how many squares are there?" --top 3 --out out/count
+              gradcam vqa scene.png --question "what color is the circle?" \\
+                  --answer blue --counterfactual
+              gradcam vqa scene.png --question "how many squares are there?" \\
+                  --top 3 --out out/count
             """)
 
     @Argument(help: "A JPEG or PNG image.") var image: String
@@ -269,7 +272,8 @@ struct Classify: ParsableCommand {
         discussion: """
             Examples:
               gradcam classify scene.png --top 3
-              gradcam classify photo.jpg --model my-resnet50 --class 281 --method gradcam++ --out out/cat
+              gradcam classify photo.jpg --model my-resnet50 --class 281 \\
+                  --method gradcam++ --out out/cat
             """)
 
     @Argument(help: "A JPEG or PNG image.") var image: String

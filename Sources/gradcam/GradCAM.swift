@@ -15,7 +15,8 @@ struct GradCAM: ParsableCommand {
 
             Examples:
               gradcam caption notebooks-cli/images/scene1.png --out out/scene1
-              gradcam vqa notebooks-cli/images/scene1.png --question "what color is the circle?"
+              gradcam vqa notebooks-cli/images/scene1.png \\
+                  --question "what color is the circle?"
               gradcam classify notebooks-cli/images/scene1.png --top 3 --method gradcam++
               gradcam layers Models/shapes-captioner
             """,

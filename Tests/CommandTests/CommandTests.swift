@@ -218,6 +218,25 @@ final class CommandTests: XCTestCase {
         XCTAssertEqual(try gradcam(["--version"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines), "0.1.0")
     }
 
+    /// Help is read in 80 columns: an example command the help wraps mid-line
+    /// cannot be pasted into a shell, so each must be short or continued with `\`.
+    func testHelpExamplesFitTheirLines() throws {
+        let commands = ["", "caption", "export", "vqa", "classify", "shapes", "train", "eval", "vocab", "models", "layers", "check"]
+        var examples = 0
+        for command in commands {
+            let help = try gradcam(command.isEmpty ? ["--help"] : [command, "--help"])
+            XCTAssertEqual(help.status, 0, "\(command): \(help.stderr)")
+            XCTAssertTrue(help.stdout.contains("USAGE: gradcam \(command)"), "\(command) is not a subcommand")
+            let lines = help.stdout.split(separator: "\n", omittingEmptySubsequences: false)
+            guard let start = lines.firstIndex(where: { $0.hasPrefix("Example") }) else { continue }
+            for line in lines[(start + 1)...].prefix(while: { !$0.hasPrefix("USAGE:") }) where !line.isEmpty {
+                XCTAssertTrue(line.hasPrefix("  "), "\(command) --help wraps an example: \(line)")
+                examples += 1
+            }
+        }
+        XCTAssertGreaterThan(examples, 15)
+    }
+
     /// numpy reads the file as it is: shape, dtype and finite values.
     func checkWithNumpy(_ path: String, shape: [Int]) throws {
         let p = Process()
