@@ -73,6 +73,13 @@ public func writeExports(_ docs: [(name: String, doc: ExportDocument)], to out: 
     }
 }
 
+/// Checks `out` as `writeExport` will (a parent directory that exists and
+/// can be written; nothing in the way unless `force`), so a command refuses
+/// a bad `--out` before the work of explaining rather than after it.
+public func checkExportDestination(_ out: String, force: Bool) throws {
+    _ = try OutputTarget(out, force: force)
+}
+
 /// Fills a fresh temporary directory beside `out` with `write`, then moves it
 /// into place (see `writeExport`); on any error the temporary one is removed.
 private func install(_ out: String, force: Bool, _ write: (String) throws -> Void) throws {
@@ -143,6 +150,9 @@ private struct OutputTarget {
             throw ExportError.unwritable(path: path, reason: errnoReason())
         }
         guard info.st_mode & S_IFMT == S_IFDIR else { throw ExportError.parentNotDirectory(path: path, parent: parent) }
+        guard access(parent, W_OK | X_OK) == 0 else {
+            throw ExportError.unwritable(path: path, reason: "cannot create a directory in \"\(parent)\": \(errnoReason())")
+        }
         try checkReplaceable(force: force)
     }
 

@@ -93,13 +93,21 @@ struct BatchExport: ParsableCommand {
     func run() throws {
         let (index, count) = try parsedShard()
         let out = flags.out!
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: out, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else { throw CLIError("\(out) exists and is not a directory") }
+            guard resume || flags.force else {
+                throw CLIError("\(out) exists; use --resume to finish it or --force to overwrite its items")
+            }
+        }
         let dir = try loadModel(model, task: "")
         let all = try items()
         let mine = all.enumerated().filter { $0.offset % count == index }.map(\.element)
-        if FileManager.default.fileExists(atPath: out) && !resume && !flags.force {
-            throw CLIError("\(out) exists; use --resume to finish it or --force to overwrite its items")
+        do {
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        } catch {
+            throw CLIError("cannot create \(out)", error)
         }
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let bar = ProgressBar("export", total: mine.count, quiet: flags.quiet)
         var done = 0, skipped = 0, failed: [String] = []
         for item in mine {

@@ -45,6 +45,7 @@ struct Shapes: ParsableCommand {
     }
 
     func run() throws {
+        try checkCanCreate(out)
         let biasOption: Bias? = bias.flatMap(Shape.init(rawValue:)).map { .markWithShape($0) } ?? (markAtRandom ? .markAtRandom : nil)
         let bar = ProgressBar("shapes", total: count, quiet: quiet)
         try withInterruptsPolled {
@@ -119,6 +120,10 @@ struct Train: ParsableCommand {
 
     func run() throws {
         setBLASThreads(1)  // each training thread's products run whole on that thread
+        if FileManager.default.fileExists(atPath: out) && !resume {
+            throw CLIError("\(out) exists; use --resume to continue its training or choose another --out")
+        }
+        try checkCanCreate(out)
         let modelConfig = try config.map { path -> ModelConfig in
             guard let data = FileManager.default.contents(atPath: path) else { throw CLIError("cannot read \(path)") }
             return try ModelConfig.parse(data, file: path)
@@ -126,9 +131,6 @@ struct Train: ParsableCommand {
         let (vocabularies, examples) = try TrainingData.load(task: task, directory: data, config: modelConfig,
                                                             minCount: minCount, answers: answers, limit: limit,
                                                             captionForms: captionForms.map { Set($0.split(separator: ",").map(String.init)) })
-        if FileManager.default.fileExists(atPath: out) && !resume {
-            throw CLIError("\(out) exists; use --resume to continue its training or choose another --out")
-        }
         let model = ModelDirectory.build(modelConfig, vocabularies, initializer: .random(seed: seed))
         if let initFrom {
             let copied = try model.initialize(from: try loadModel(initFrom, task: ""))
@@ -196,7 +198,12 @@ struct Eval: ParsableCommand {
     @Flag(help: "Print one JSON object.") var json = false
     @Flag(help: "No progress bar.") var quiet = false
 
+    func validate() throws {
+        if let chart, !chart.lowercased().hasSuffix(".png") { throw ValidationError("--chart writes a PNG: give a path ending in .png") }
+    }
+
     func run() throws {
+        if let chart { try checkCanCreate(chart) }
         let methods = try method.split(separator: ",").map { name -> Method in
             guard let m = Method(rawValue: String(name)) else {
                 throw ValidationError("unknown method \"\(name)\"; valid: \(Method.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -212,7 +219,13 @@ struct Eval: ParsableCommand {
             progressBar?.update(done)
         }
         progressBar?.finish()
-        if let chart { try groundingChart(report).write(to: chart) }
+        if let chart {
+            let folder = URL(fileURLWithPath: chart).deletingLastPathComponent()
+            do { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) } catch {
+                throw CLIError("cannot create \(folder.path)", error)
+            }
+            try groundingChart(report).write(to: chart)
+        }
         if json {
             let data = try JSONSerialization.data(withJSONObject: report.json, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
             print(String(decoding: data, as: UTF8.self))

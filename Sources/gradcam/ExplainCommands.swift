@@ -58,6 +58,11 @@ struct ExplainFlags: ParsableArguments {
         return set
     }
 
+    /// Refuses a bad --out before any work is done (see `checkExportDestination`).
+    func checkOut() throws {
+        if let out { try checkExportDestination(out, force: force) }
+    }
+
     func options() -> ExplainOptions {
         ExplainOptions(method: method, layer: layer, counterfactual: counterfactual, normalize: normalize)
     }
@@ -157,6 +162,7 @@ struct Caption: ParsableCommand {
     }
 
     func run() throws {
+        try flags.checkOut()
         let dir = try loadModel(model, task: "captioning")
         let task = try CaptionTask(model: dir)
         let loaded = try LoadedImage(path: image, model: dir)
@@ -237,6 +243,7 @@ struct VQA: ParsableCommand {
     }
 
     func run() throws {
+        try flags.checkOut()
         let dir = try loadModel(model, task: "vqa")
         let task = try VQATask(model: dir)
         let loaded = try LoadedImage(path: image, model: dir)
@@ -288,6 +295,7 @@ struct Classify: ParsableCommand {
     }
 
     func run() throws {
+        try flags.checkOut()
         let dir = try loadModel(model, task: "classification")
         let task = try ClassifyTask(model: dir)
         let loaded = try LoadedImage(path: image, model: dir)

@@ -14,10 +14,10 @@ struct GradCAM: ParsableCommand {
             (Selvaraju et al., Grad-CAM, ICCV 2017).
 
             Examples:
-              gradcam caption notebooks-cli/images/scene1.png --out out/scene1
-              gradcam vqa notebooks-cli/images/scene1.png \\
+              gradcam caption notebooks-cli/images/scene-1.png --out out/scene-1
+              gradcam vqa notebooks-cli/images/scene-1.png \\
                   --question "what color is the circle?"
-              gradcam classify notebooks-cli/images/scene1.png --top 3 --method gradcam++
+              gradcam classify notebooks-cli/images/scene-1.png --top 3 --method gradcam++
               gradcam layers Models/shapes-captioner
             """,
         version: "0.1.0",

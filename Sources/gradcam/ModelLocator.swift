@@ -44,9 +44,3 @@ enum ModelLocator {
         return found
     }
 }
-
-/// A runtime failure with a message for the user (exit code 1).
-struct CLIError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}

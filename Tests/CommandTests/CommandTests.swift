@@ -141,6 +141,12 @@ final class CommandTests: XCTestCase {
             (["export", "--model", model("classifier-vgg"), "--images", Self.images.path, "--out", out, "--shard", "3/2"], 64, "--shard"),
             (["caption", image, "--model", scratch.path], 1, "config.json"),
             (["caption", image, "--model", model("captioner-vgg-fc7"), "--alpha", "2"], 64, "--alpha"),
+            // Outputs that cannot be created are refused before the data is read (it is no split here).
+            (["shapes", "--out", garbage + "/split", "--count", "2"], 1, "garbage.jpg is not a folder"),
+            (["train", "classifier", "--data", Self.images.path, "--out", garbage + "/model"], 1, "garbage.jpg is not a folder"),
+            (["eval", model("classifier-vgg"), "--data", Self.images.path, "--chart", garbage + "/c.png"], 1, "garbage.jpg is not a folder"),
+            (["eval", model("classifier-vgg"), "--data", Self.images.path, "--chart", "chart.svg"], 64, "--chart"),
+            (["export", "--model", model("classifier-vgg"), "--images", Self.images.path, "--out", garbage, "--resume"], 1, "exists and is not a directory"),
         ]
         for (arguments, status, fragment) in cases {
             let run = try gradcam(arguments)
@@ -148,6 +154,15 @@ final class CommandTests: XCTestCase {
             XCTAssertTrue(run.stderr.contains(fragment), "\(arguments): «\(run.stderr)» lacks «\(fragment)»")
             XCTAssertFalse(FileManager.default.fileExists(atPath: out), "\(arguments) wrote \(out)")
         }
+        // An --out that cannot be written is refused before the work: no caption is printed.
+        let precious = scratch.appendingPathComponent("precious")
+        try FileManager.default.createDirectory(at: precious, withIntermediateDirectories: false)
+        try Data("keep".utf8).write(to: precious.appendingPathComponent("notes.txt"))
+        let refused = try gradcam(["caption", image, "--model", model("captioner-vgg-fc7"), "--out", precious.path, "--force"])
+        XCTAssertEqual(refused.status, 1, refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("not a gradcam export"), refused.stderr)
+        XCTAssertEqual(refused.stdout, "", "the caption was computed before --out was refused")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: precious.path), ["notes.txt"])
         // No temporary folders were left beside the output.
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: scratch.path).filter { $0.hasPrefix(".") }
         XCTAssertEqual(leftovers, [])
@@ -219,8 +234,9 @@ final class CommandTests: XCTestCase {
     }
 
     /// Help is read in 80 columns: an example command the help wraps mid-line
-    /// cannot be pasted into a shell, so each must be short or continued with `\`.
-    func testHelpExamplesFitTheirLines() throws {
+    /// cannot be pasted into a shell, so each must be short or continued with `\`;
+    /// and the files an example names must be there to try it on.
+    func testHelpExamplesCanBePasted() throws {
         let commands = ["", "caption", "export", "vqa", "classify", "shapes", "train", "eval", "vocab", "models", "layers", "check"]
         var examples = 0
         for command in commands {
@@ -231,6 +247,10 @@ final class CommandTests: XCTestCase {
             guard let start = lines.firstIndex(where: { $0.hasPrefix("Example") }) else { continue }
             for line in lines[(start + 1)...].prefix(while: { !$0.hasPrefix("USAGE:") }) where !line.isEmpty {
                 XCTAssertTrue(line.hasPrefix("  "), "\(command) --help wraps an example: \(line)")
+                for path in line.split(separator: " ") where path.hasPrefix("notebooks-cli/") || path.hasPrefix("Models/") {
+                    XCTAssertTrue(FileManager.default.fileExists(atPath: Self.repository.appendingPathComponent(String(path)).path),
+                                  "\(command) --help names \(path), which the repository does not have")
+                }
                 examples += 1
             }
         }
