@@ -237,7 +237,13 @@ final class CommandTests: XCTestCase {
     /// cannot be pasted into a shell, so each must be short or continued with `\`;
     /// and the files an example names must be there to try it on.
     func testHelpExamplesCanBePasted() throws {
-        let commands = ["", "caption", "export", "vqa", "classify", "shapes", "train", "eval", "vocab", "models", "layers", "check"]
+        // Every subcommand the root help lists (two-space indented names under SUBCOMMANDS:), and the root.
+        let root = try gradcam(["--help"]).stdout.split(separator: "\n")
+        let listed = root.drop { $0 != "SUBCOMMANDS:" }.dropFirst().compactMap { line -> String? in
+            line.hasPrefix("  ") && !line.hasPrefix("   ") ? line.split(separator: " ").first.map(String.init) : nil
+        }
+        let commands = [""] + listed.filter { $0 != "See" }
+        XCTAssertGreaterThanOrEqual(commands.count, 12, "\(commands)")
         var examples = 0
         for command in commands {
             let help = try gradcam(command.isEmpty ? ["--help"] : [command, "--help"])
