@@ -5,8 +5,10 @@ import Synchronization
 /// Products go to OpenBLAS — sgemm, or sgemv for a single row or column: every
 /// Linear, LSTM gate and convolution.
 ///
-/// OpenBLAS always runs on one thread of its own; a large product is split here
-/// into bands of its output, one per thread (`threads`). OpenBLAS's own threads
+/// OpenBLAS always runs on one thread of its own; a large product is cut here
+/// into a fixed number of bands of its output, shared by `threads` threads, so
+/// its bits depend on the machine's BLAS kernel but never on the number of
+/// threads or on what else runs at once (`bands`). OpenBLAS's own threads
 /// spin (`sched_yield`, a core's worth) for a long while after every threaded
 /// product, so a command that made even one spent its second core spinning
 /// between products — and on a busy machine each threaded product waited for
@@ -31,11 +33,10 @@ enum BLAS {
                     beta: beta, c: c, ldc: ldc)
             return
         }
-        // Bands of C's rows or columns, whichever are more, cut at multiples of
-        // 16 so that each value is computed exactly as without the split.
+        // Bands of C's rows or columns, whichever are more, cut at multiples of 16.
         let rows = m >= n, length = rows ? m : n
         nonisolated(unsafe) let c = c
-        concurrently(parts) { part in
+        func band(_ part: Int) {
             let lower = share(part, of: length / 16, parts: parts).lowerBound * 16
             let upper = part == parts - 1 ? length : share(part, of: length / 16, parts: parts).upperBound * 16
             guard lower < upper else { return }
@@ -48,6 +49,10 @@ enum BLAS {
                         a: a, lda: lda, b: b + lower * (transB ? ldb : 1), ldb: ldb,
                         beta: beta, c: c + lower, ldc: ldc)
             }
+        }
+        let workers = regions.load(ordering: .relaxed) == 0 ? Swift.min(threads, parts) : 1
+        concurrently(workers) { worker in
+            for part in Swift.stride(from: worker, to: parts, by: workers) { band(part) }
         }
     }
 
@@ -77,16 +82,21 @@ enum BLAS {
         }
     }
 
-    /// Products of fewer multiply–adds than this run whole on the calling
-    /// thread: below it a thread's start-up is no longer small beside its share.
+    /// Products of fewer multiply–adds than this run whole: below it a
+    /// thread's start-up is no longer small beside its share.
     static let threadedMinimum = 1 << 22
 
-    /// How many bands a product is split into: one when it is small, when it
-    /// is too narrow for two bands of 16, or inside a `concurrently` region
-    /// (whose threads are busy already).
-    private static func bands(m: Int, n: Int, k: Int) -> Int {
-        guard m * n * k >= threadedMinimum, regions.load(ordering: .relaxed) == 0 else { return 1 }
-        return Swift.max(1, Swift.min(threads, Swift.max(m, n) / 16))
+    /// How many bands a larger product is cut into, whatever the number of
+    /// threads that then share them.
+    static let bandsPerProduct = 4
+
+    /// How many bands a product is computed in: a function of its shape alone.
+    /// OpenBLAS's kernels may round an element differently in products of
+    /// different sizes (the AVX2 ones do, by the width of the band), so were
+    /// the cut to follow the thread count, results would too.
+    static func bands(m: Int, n: Int, k: Int) -> Int {
+        guard m * n * k >= threadedMinimum else { return 1 }
+        return Swift.max(1, Swift.min(bandsPerProduct, Swift.max(m, n) / 16))
     }
 
     /// OpenBLAS's own thread count (OPENBLAS_NUM_THREADS, else the cores), read

@@ -32,31 +32,33 @@ struct Winograd3x3 {
 
     /// Convolves `n` images [n, c, h, w] with weight [o, c, 3, 3] into `out`
     /// [n, o, h, w], finishing each row with `finish(dst, src, count, channel,
-    /// offset)` (bias or the inference epilogue). With several threads
-    /// (`BLAS.threads`), each transforms and multiplies its share of the
-    /// filters and of every image's tile rows.
+    /// offset)` (bias or the inference epilogue). The tile rows are cut into
+    /// bands by the shape alone, so the products and their bits are the same
+    /// whatever the number of threads (`BLAS.threads`) that share the bands.
     func convolve(_ x: UnsafePointer<Float>, n: Int, weight: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>,
                   finish: (UnsafeMutablePointer<Float>, UnsafePointer<Float>, Int, Int, Int) -> Void) {
-        let workers = Swift.max(1, Swift.min(BLAS.threads, tilesHigh))
         let u = UnsafeMutablePointer<Float>.allocate(capacity: 16 * o * c)
         defer { u.deallocate() }
-        BLAS.concurrently(workers) { part in
-            transformFilters(weight, into: u, filters: BLAS.share(part, of: o * c, parts: workers))
+        let filterWorkers = Swift.max(1, Swift.min(BLAS.threads, o))
+        BLAS.concurrently(filterWorkers) { part in
+            transformFilters(weight, into: u, filters: BLAS.share(part, of: o * c, parts: filterWorkers))
         }
-        // Bands of tile rows whose transformed inputs and products each stay
-        // near 8 MB over all threads.
-        let rowsPerBand = Swift.max(1, (1 << 21) / (16 * Swift.max(c, o) * tilesWide * workers))
-        BLAS.concurrently(workers) { part in
-            let mine = BLAS.share(part, of: tilesHigh, parts: workers)
-            let bandTiles = Swift.min(rowsPerBand, mine.count) * tilesWide
+        // Bands of tile rows whose transformed inputs and products stay near
+        // 4 MB each, and at least `BLAS.bandsPerProduct` of them to share.
+        let rowsPerBand = Swift.max(1, Swift.min((1 << 20) / (16 * Swift.max(c, o) * tilesWide),
+                                                 (tilesHigh + BLAS.bandsPerProduct - 1) / BLAS.bandsPerProduct))
+        let bands = Array(Swift.stride(from: 0, to: tilesHigh, by: rowsPerBand))
+        let workers = Swift.max(1, Swift.min(BLAS.threads, bands.count))
+        BLAS.concurrently(workers) { worker in
+            let bandTiles = Swift.min(rowsPerBand, tilesHigh) * tilesWide
             let v = UnsafeMutablePointer<Float>.allocate(capacity: 16 * c * bandTiles)
             let m = UnsafeMutablePointer<Float>.allocate(capacity: 16 * o * bandTiles)
             let rows = UnsafeMutablePointer<Float>.allocate(capacity: 4 * (2 * tilesWide + 2))
             defer { v.deallocate(); m.deallocate(); rows.deallocate() }
             for i in 0..<n {
                 let image = x + i * c * h * w
-                for t0 in Swift.stride(from: mine.lowerBound, to: mine.upperBound, by: rowsPerBand) {
-                    let band = t0..<Swift.min(t0 + rowsPerBand, mine.upperBound), tiles = band.count * tilesWide
+                for t0 in Swift.stride(from: bands[worker], to: tilesHigh, by: rowsPerBand * workers) {
+                    let band = t0..<Swift.min(t0 + rowsPerBand, tilesHigh), tiles = band.count * tilesWide
                     transformInputs(image, tileRows: band, into: v, ld: tiles, rows: rows)
                     for xi in 0..<16 {
                         BLAS.gemm(m: o, n: tiles, k: c, a: u + xi * o * c, lda: c,
