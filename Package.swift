@@ -16,6 +16,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // Native libraries.
@@ -32,19 +33,20 @@ let package = Package(
         // Holding SIGINT/SIGTERM during atomic writes, in C for async-signal safety.
         .target(name: "CProcess", path: "Sources/CProcess"),
 
-        .target(name: "Tensor", dependencies: ["CBLAS"],
-                swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+        .target(name: "Tensor", dependencies: ["CBLAS"]),
 
-        .target(name: "NN", dependencies: ["Tensor"]),
+        // Outputs written to a temporary and renamed into place, for every module that writes.
+        .target(name: "AtomicOutput"),
+        .target(name: "NN", dependencies: ["Tensor", "AtomicOutput"]),
         .target(name: "Text", dependencies: ["CUTF8Proc"]),
-        .target(name: "Models", dependencies: ["NN", "Text", "Imaging", "CProcess"]),
-        .target(name: "ShapesWorld", dependencies: ["Imaging", "Text", "Tensor"]),
+        .target(name: "Models", dependencies: ["NN", "Text", "Imaging", "CProcess", "AtomicOutput",
+                                               .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "ShapesWorld", dependencies: ["Imaging", "Text", "Tensor", "AtomicOutput"]),
         .target(name: "Training", dependencies: ["Models", "ShapesWorld"]),
         .target(name: "Decoding", dependencies: ["Models"]),
         .target(name: "Explain", dependencies: ["Decoding", "ShapesWorld"]),
-        .target(name: "Export", dependencies: ["Explain", "Imaging"]),
-        .target(name: "Imaging", dependencies: ["CCodecs"],
-                swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+        .target(name: "Export", dependencies: ["Explain", "Imaging", "AtomicOutput"]),
+        .target(name: "Imaging", dependencies: ["CCodecs"]),
 
         .executableTarget(name: "gradcam", dependencies: [
             "Export", "Explain", "Decoding", "Training", "ShapesWorld", "Models", "Imaging", "Text", "Tensor",
@@ -60,7 +62,7 @@ let package = Package(
         .testTarget(name: "ExplainTests", dependencies: ["Explain"], exclude: ["Fixtures"]),
         .testTarget(name: "ShapesWorldTests", dependencies: ["ShapesWorld"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training"]),
-        .testTarget(name: "ExportTests", dependencies: ["Export"]),
+        .testTarget(name: "ExportTests", dependencies: ["Export", "AtomicOutput"]),
         .testTarget(name: "CommandTests", dependencies: ["gradcam"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"], exclude: ["make_fixtures.py"],
                     resources: [.copy("Fixtures")]),

@@ -1,3 +1,5 @@
+import AtomicOutput
+import Crypto
 import Foundation
 import Imaging
 import NN
@@ -28,6 +30,9 @@ public struct ModelDirectory {
     public let config: ModelConfig
     public let model: TaskModel
     public let preprocessing: Preprocessing
+    /// weights.safetensors as mapped when loaded: the model's tensors point into it.
+    private let weights: MappedFile
+    private let digest = WeightsDigest()
 
     /// The vocabulary files each task needs, with the specials each must hold.
     static func vocabularyFiles(_ task: ModelConfig.Task) -> [(file: String, specials: [String])] {
@@ -57,7 +62,8 @@ public struct ModelDirectory {
             vocabularies.append(v)
         }
         let weightsPath = dir.appendingPathComponent("weights.safetensors").path
-        let tensors = try Safetensors.read(path: weightsPath)
+        let weights = try MappedFile(path: weightsPath)
+        let tensors = try Safetensors.read(weights)
         let values = tensors.values.reduce(0) { $0 + $1.shape.reduce(1, *) }
         let budget = LoadingBudget(values: values)
         let model = Self.build(config, vocabularies, initializer: .forLoading(budget))
@@ -69,6 +75,7 @@ public struct ModelDirectory {
                               + "(\(values) numbers in all): a width or size in the config is wrong")
         }
         try model.root.load(tensors, file: weightsPath)
+        self.weights = weights
         self.path = path
         self.config = config
         self.model = model
@@ -106,7 +113,9 @@ public struct ModelDirectory {
 
     /// Writes a model directory: config.json, weights.safetensors and the
     /// vocabulary files (plus `extraFiles`, such as a training checkpoint's
-    /// state), into a temporary directory renamed into place.
+    /// state), atomically (`OutputPath`). Only an earlier model directory (one
+    /// holding config.json), an empty folder or a link is replaced; its model
+    /// card is kept. Missing folders above it are made.
     public static func save(config: ModelConfig, model: TaskModel, to path: String,
                             extraFiles: [String: Data] = [:]) throws {
         try withInterruptsDeferred { try write(config: config, model: model, to: path, extraFiles: extraFiles) }
@@ -114,16 +123,13 @@ public struct ModelDirectory {
 
     private static func write(config: ModelConfig, model: TaskModel, to path: String, extraFiles: [String: Data]) throws {
         let fm = FileManager.default
-        let target = URL(fileURLWithPath: path)
-        let temporary = target.deletingLastPathComponent()
-            .appendingPathComponent(".\(target.lastPathComponent).partial-\(getpid())")
-        try? fm.removeItem(at: temporary)
-        try fm.createDirectory(at: temporary, withIntermediateDirectories: true)
-        do {
+        try fm.createDirectory(at: URL(fileURLWithPath: path).deletingLastPathComponent(), withIntermediateDirectories: true)
+        try OutputPath(path, replacing: .earlier(kind: "model directory", marker: "config.json")).writeDirectory { temporary in
+            let dir = URL(fileURLWithPath: temporary)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            try encoder.encode(config).write(to: temporary.appendingPathComponent("config.json"))
-            try Safetensors.write(model.root.stateDict(), to: temporary.appendingPathComponent("weights.safetensors").path)
+            try encoder.encode(config).write(to: dir.appendingPathComponent("config.json"))
+            try Safetensors.write(model.root.stateDict(), to: dir.appendingPathComponent("weights.safetensors").path)
             let vocabularies: [Vocabulary]
             switch model {
             case let .captioning(_, v): vocabularies = [v]
@@ -131,19 +137,20 @@ public struct ModelDirectory {
             case let .classification(_, c): vocabularies = [c]
             }
             for ((file, _), v) in zip(vocabularyFiles(config.task), vocabularies) {
-                try v.write(to: temporary.appendingPathComponent(file).path)
+                try v.write(to: dir.appendingPathComponent(file).path)
             }
-            for (name, data) in extraFiles { try data.write(to: temporary.appendingPathComponent(name)) }
-            // Keep a model card written beside an earlier save.
-            let card = target.appendingPathComponent("MODEL_CARD.md")
-            if fm.fileExists(atPath: card.path) {
-                try fm.copyItem(at: card, to: temporary.appendingPathComponent("MODEL_CARD.md"))
-            }
-            if fm.fileExists(atPath: target.path) { try fm.removeItem(at: target) }
-            try fm.moveItem(at: temporary, to: target)
-        } catch {
-            try? fm.removeItem(at: temporary)
-            throw error
+            for (name, data) in extraFiles { try data.write(to: dir.appendingPathComponent(name)) }
+            let card = path + "/MODEL_CARD.md"
+            if fm.fileExists(atPath: card) { try fm.copyItem(atPath: card, toPath: temporary + "/MODEL_CARD.md") }
+        }
+    }
+
+    /// The SHA-256 of the weights this model was loaded from, as 64 hex digits
+    /// (`sha256sum`'s): the manifest records which weights made an explanation.
+    /// Hashed from the mapped bytes the tensors use, once per loaded model.
+    public var weightsSHA256: String {
+        digest.value {
+            SHA256.hash(data: weights.bytes).map { String(format: "%02x", $0) }.joined()
         }
     }
 
@@ -161,5 +168,20 @@ public struct ModelDirectory {
     /// The model input [1, 3, H, W] for an image.
     public func input(for image: RGBImage) -> Tensor {
         Tensor(shape: [1, 3, preprocessing.height, preprocessing.width], values: preprocessing.apply(to: image))
+    }
+}
+
+/// A value computed once, on first use, by whichever thread asks first.
+private final class WeightsDigest: @unchecked Sendable {
+    private let lock = NSLock()
+    private var computed: String?
+
+    func value(_ compute: () -> String) -> String {
+        lock.lock()
+        defer { lock.unlock() }
+        if let computed { return computed }
+        let value = compute()
+        computed = value
+        return value
     }
 }

@@ -121,7 +121,7 @@ public final class BatchNorm2d: Module {
         bias = Parameter(.zeros([channels]))
         runningMean = Parameter(.zeros([channels]), isBuffer: true)
         runningVar = Parameter(.ones([channels]), isBuffer: true)
-        batchesTracked = Parameter(.zeros([]), isBuffer: true)
+        batchesTracked = Parameter(.zeros([]), isBuffer: true, isOptional: true)
         self.eps = eps
         self.momentum = momentum
         super.init()

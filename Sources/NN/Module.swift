@@ -5,10 +5,15 @@ import Tensor
 public final class Parameter {
     public var value: Tensor
     public let isBuffer: Bool
+    /// Whether a checkpoint may leave it out — PyTorch's `load_state_dict`
+    /// fills in batch norm's `num_batches_tracked`, which older versions and
+    /// many converted checkpoints lack. It is then zero.
+    public let isOptional: Bool
 
-    public init(_ value: Tensor, isBuffer: Bool = false) {
+    public init(_ value: Tensor, isBuffer: Bool = false, isOptional: Bool = false) {
         self.value = value
         self.isBuffer = isBuffer
+        self.isOptional = isOptional
     }
 }
 

@@ -1,3 +1,4 @@
+import AtomicOutput
 import Foundation
 
 /// Why a dataset could not be read or written. Every case names the file (or
@@ -18,6 +19,8 @@ public enum DatasetError: Error, Equatable, Sendable, CustomStringConvertible, L
     case invalid(file: String, detail: String)
     case invalidArgument(String)
     case unwritable(path: String, reason: String)
+    /// The split's folder cannot be written where it was asked for.
+    case output(OutputError)
     /// Writing stopped because the caller asked (e.g. Ctrl-C); nothing was left behind.
     case cancelled
 
@@ -42,6 +45,8 @@ public enum DatasetError: Error, Equatable, Sendable, CustomStringConvertible, L
             return detail
         case .unwritable(let path, let reason):
             return "\(path): cannot write: \(reason)"
+        case .output(let error):
+            return "\(error)"
         case .cancelled:
             return "stopped before the split was complete; nothing was written"
         }

@@ -1,3 +1,4 @@
+import AtomicOutput
 import Foundation
 import Imaging
 
@@ -28,14 +29,14 @@ extension Bias {
 /// ```
 ///
 /// Instance, caption and question ids are `image id × 10 + k` (k < 10), so an
-/// id says which image it belongs to. The split is written to a hidden folder
-/// beside DIR and renamed into place at the end, so DIR is either absent or
-/// complete; DIR must not exist already (or be an empty folder).
+/// id says which image it belongs to. The split is written atomically
+/// (`OutputPath`), so DIR is either absent or complete; DIR must not exist
+/// already (or be an empty folder).
 ///
 /// - Parameter progress: called after each image with (done, total); returning
 ///   false stops the run: the partial split is removed and `.cancelled` thrown.
 /// - Throws: `DatasetError.invalidArgument` for a bad count or size,
-///   `.unwritable` when DIR exists or a file cannot be written.
+///   `.output` when DIR exists or cannot be made there, `.unwritable` when a file cannot be written.
 public func writeDataset(
     to directory: String, count: Int, seed: UInt64, size: Int = 64, split: Split = .train,
     bias: Bias? = nil, progress: ((Int, Int) -> Bool)? = nil
@@ -43,48 +44,41 @@ public func writeDataset(
     let generator = try SceneGenerator(size: size, seed: seed, split: split, bias: bias)
     guard count >= 1 else { throw .invalidArgument("the number of images must be at least 1 (got \(count))") }
 
-    let files = FileManager.default
-    let target = URL(fileURLWithPath: directory).standardizedFileURL
-    var targetIsEmptyFolder = false
-    if files.fileExists(atPath: target.path) {
-        let contents = try? files.contentsOfDirectory(atPath: target.path)
-        guard contents?.isEmpty == true else {
-            throw .unwritable(path: directory, reason: "it already exists; remove it or choose another folder")
-        }
-        targetIsEmptyFolder = true
-    }
-    let temporary = target.deletingLastPathComponent()
-        .appendingPathComponent(".\(target.lastPathComponent).partial-\(ProcessInfo.processInfo.processIdentifier)")
+    // Missing folders above the split are made, as `mkdir -p` would.
+    let parent = URL(fileURLWithPath: directory).standardizedFileURL.deletingLastPathComponent()
     do {
-        if files.fileExists(atPath: temporary.path) { try files.removeItem(at: temporary) }
-        try files.createDirectory(at: temporary.appendingPathComponent("images"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true)
     } catch {
-        throw .unwritable(path: temporary.path, reason: error.localizedDescription)
+        throw .unwritable(path: parent.path, reason: error.localizedDescription)
     }
-
-    do throws(DatasetError) {
-        var writer = SplitWriter(generator: generator, count: count)
-        for index in 0..<count {
-            let scene = generator.scene(index: index)
-            let path = temporary.appendingPathComponent("images").appendingPathComponent(writer.fileName(index + 1)).path
+    do {
+        try OutputPath(directory, replacing: .emptyDirectory(remedy: "remove it or choose another folder")).writeDirectory { temporary in
+            let images = temporary + "/images"
             do {
-                try scene.image.write(to: path)
+                try FileManager.default.createDirectory(atPath: images, withIntermediateDirectories: false)
             } catch {
-                throw DatasetError.unwritable(path: path, reason: "\(error)")
+                throw DatasetError.unwritable(path: images, reason: error.localizedDescription)
             }
-            writer.add(scene)
-            if progress?(index + 1, count) == false { throw DatasetError.cancelled }
+            var writer = SplitWriter(generator: generator, count: count)
+            for index in 0..<count {
+                let scene = generator.scene(index: index)
+                let path = images + "/" + writer.fileName(index + 1)
+                do {
+                    try scene.image.write(to: path)
+                } catch {
+                    throw DatasetError.unwritable(path: path, reason: "\(error)")
+                }
+                writer.add(scene)
+                if progress?(index + 1, count) == false { throw DatasetError.cancelled }
+            }
+            try writer.writeJSON(to: URL(fileURLWithPath: temporary))
         }
-        try writer.writeJSON(to: temporary)
-        do {
-            if targetIsEmptyFolder { try files.removeItem(at: target) }
-            try files.moveItem(at: temporary, to: target)
-        } catch {
-            throw DatasetError.unwritable(path: directory, reason: error.localizedDescription)
-        }
-    } catch {
-        try? files.removeItem(at: temporary)
+    } catch let error as DatasetError {
         throw error
+    } catch let error as OutputError {
+        throw .output(error)
+    } catch {
+        throw .unwritable(path: directory, reason: "\(error)")
     }
 }
 

@@ -32,6 +32,13 @@ public final class Tensor: @unchecked Sendable {
         self.init(shape: shape, storage: storage)
     }
 
+    /// A tensor over `count` floats at `pointer` that `owner` keeps alive, not
+    /// copied: a checkpoint's weights stay in its mapped file. Writes through
+    /// `withUnsafeMutableBufferPointer` (an optimiser's) go to that memory.
+    public convenience init(shape: [Int], borrowing pointer: UnsafeMutablePointer<Float>, owner: AnyObject) {
+        self.init(shape: shape, storage: Storage(borrowing: pointer, count: shape.reduce(1, *), owner: owner))
+    }
+
     public convenience init(shape: [Int], values: [Float]) {
         precondition(values.count == shape.reduce(1, *),
                      "Tensor(shape:values:): \(values.count) values for shape \(shape)")
@@ -110,10 +117,13 @@ extension Tensor: CustomStringConvertible {
     }
 }
 
-/// A block of floats owned by one or more tensors (views share it).
+/// A block of floats owned by one or more tensors (views share it): memory of
+/// its own, or memory that another object keeps alive (a mapped weights file).
 final class Storage: @unchecked Sendable {
     let pointer: UnsafeMutablePointer<Float>
     let count: Int
+    /// What keeps borrowed memory alive; nil when the storage allocated it.
+    private let owner: AnyObject?
 
     init(count: Int) {
         self.count = count
@@ -121,9 +131,16 @@ final class Storage: @unchecked Sendable {
         let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * MemoryLayout<Float>.stride,
                                                    alignment: 64)
         pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        owner = nil
     }
 
-    deinit { UnsafeMutableRawPointer(pointer).deallocate() }
+    init(borrowing pointer: UnsafeMutablePointer<Float>, count: Int, owner: AnyObject) {
+        self.pointer = pointer
+        self.count = count
+        self.owner = owner
+    }
+
+    deinit { if owner == nil { UnsafeMutableRawPointer(pointer).deallocate() } }
 }
 
 func normalizedAxis(_ axis: Int, rank: Int, op: String = "axis") -> Int {

@@ -318,10 +318,7 @@ public final class Trainer {
 
     /// The optimiser's state and the next epoch, as files for the model directory.
     private func checkpoint(epoch: Int) throws -> [String: Data] {
-        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("gradcam-state-\(getpid())-\(epoch)")
-        try Safetensors.write(optimizer.state(), to: tmp.path)
-        defer { try? FileManager.default.removeItem(at: tmp) }
-        let state = try Data(contentsOf: tmp)
+        let state = try Safetensors.encode(optimizer.state())
         let info = try JSONSerialization.data(withJSONObject: ["next_epoch": epoch, "seed": options.seed,
                                                                "epochs": options.epochs], options: [.sortedKeys])
         return [Self.stateFile: state, Self.progressFile: info]

@@ -4,6 +4,7 @@
 //   DIR/inputs/inputs.json  the caption's word ids, the question's ids
 //   DIR/out/<scenario>/     each scenario's outputs (ours_*.npy, targets.json), checked by PyTorch
 
+import Export
 import Foundation
 import Models
 import NN
@@ -21,7 +22,10 @@ struct Workspace {
         return d
     }
 
-    func image() throws -> Tensor { try NPY.read(inputs + "/image.npy") }
+    func image() throws -> Tensor {
+        let (shape, values) = try NPY.read(inputs + "/image.npy")
+        return Tensor(shape: shape, values: values)
+    }
 
     struct Inputs: Codable {
         var caption: [Int]
@@ -117,43 +121,6 @@ enum ModelSpec: String, CaseIterable {
         case .vqa:
             return [try! Vocabulary(tokens: ["<unk>"] + (1..<Self.questionVocabulary).map { "q\($0)" }),
                     try! Vocabulary(tokens: (0..<Self.answers).map { "answer\($0)" })]
-        }
-    }
-}
-
-/// Float32 .npy files (NumPy format 1.0, C order), the format both sides read.
-enum NPY {
-    static func write(_ t: Tensor, to path: String) throws {
-        let shape = t.shape.isEmpty ? "()" : t.shape.count == 1 ? "(\(t.shape[0]),)"
-            : "(" + t.shape.map(String.init).joined(separator: ", ") + ")"
-        var header = "{'descr': '<f4', 'fortran_order': False, 'shape': \(shape), }"
-        while (10 + header.utf8.count + 1) % 64 != 0 { header += " " }
-        header += "\n"
-        var data = Data([0x93] + Array("NUMPY".utf8) + [1, 0])
-        let n = UInt16(header.utf8.count)
-        data.append(contentsOf: [UInt8(n & 0xFF), UInt8(n >> 8)])
-        data.append(contentsOf: Array(header.utf8))
-        t.withUnsafeBufferPointer { data.append(UnsafeBufferPointer(start: UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: UInt8.self), count: $0.count * 4)) }
-        try data.write(to: URL(fileURLWithPath: path))
-    }
-
-    static func read(_ path: String) throws -> Tensor {
-        let data = try Data(contentsOf: URL(fileURLWithPath: path))
-        let bytes = [UInt8](data)
-        guard bytes.count > 10, bytes[0] == 0x93, bytes[6] == 1 else { throw BenchError("\(path): not a .npy file") }
-        let headerLength = Int(bytes[8]) | Int(bytes[9]) << 8
-        let header = String(decoding: bytes[10..<(10 + headerLength)], as: UTF8.self)
-        guard header.contains("'<f4'"), header.contains("'fortran_order': False"),
-              let open = header.range(of: "'shape': ("), let close = header[open.upperBound...].firstIndex(of: ")") else {
-            throw BenchError("\(path): only little-endian float32 C-order arrays are read")
-        }
-        let shape = header[open.upperBound..<close].split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-        let count = shape.reduce(1, *), start = 10 + headerLength
-        guard bytes.count >= start + 4 * count else { throw BenchError("\(path): truncated") }
-        return Tensor(shape: shape) { p in
-            bytes.withUnsafeBytes { raw in
-                UnsafeMutableRawPointer(p).copyMemory(from: raw.baseAddress! + start, byteCount: 4 * count)
-            }
         }
     }
 }

@@ -110,7 +110,7 @@ func emit(_ sequence: ExplainedSequence, task: ExportDocument.Task, image: Loade
 func exportDocument(_ sequence: ExplainedSequence, task: ExportDocument.Task, image: LoadedImage, model: ModelDirectory,
                     flags: ExplainFlags, score: ScoreKind, question: ReadQuestion? = nil) throws -> ExportDocument {
     var doc = ExportDocument(task: task, imagePath: image.path, image: image.image, modelPath: model.path,
-                             weightsSHA256: try sha256Hex(ofFile: model.path + "/weights.safetensors"),
+                             weightsSHA256: model.weightsSHA256,
                              explanation: sequence.explanation, score: score, counterfactual: flags.counterfactual,
                              normalize: flags.normalize, colormap: flags.colormap, alpha: flags.alpha,
                              formats: try flags.formats(), text: sequence.text, logprobs: sequence.logProbs,

@@ -233,7 +233,7 @@ final class HostileInputTests: XCTestCase {
                 .write(to: dir.appendingPathComponent("weights.safetensors"))
         }
         let wrongDType = try modelCopy("captioner-vgg-fc7", as: "wrong-dtype") { dir in
-            try Data(Self.safetensors(header: #"{"head.bias":{"dtype":"F64","shape":[1],"data_offsets":[0,8]}}"#, data: [UInt8](repeating: 0, count: 8)))
+            try Data(Self.safetensors(header: #"{"head.bias":{"dtype":"U8","shape":[8],"data_offsets":[0,8]}}"#, data: [UInt8](repeating: 0, count: 8)))
                 .write(to: dir.appendingPathComponent("weights.safetensors"))
         }
         let headerNotJSON = try modelCopy("captioner-vgg-fc7", as: "header-not-json") { dir in
@@ -321,7 +321,7 @@ final class HostileInputTests: XCTestCase {
             Case(name: "safetensors cut short", arguments: ["caption", image, "--model", cutWeights, "--out", out], status: 1, message: "lie outside the"),
             Case(name: "safetensors offsets outside the file", arguments: ["caption", image, "--model", outsideOffsets, "--out", out], status: 1, message: "lie outside the 4 data bytes"),
             Case(name: "safetensors with the wrong tensors", arguments: ["caption", image, "--model", wrongTensors, "--out", out], status: 1, message: "missing tensor"),
-            Case(name: "safetensors of an unsupported dtype", arguments: ["caption", image, "--model", wrongDType, "--out", out], status: 1, message: "tensor \"head.bias\": dtype F64 is not supported"),
+            Case(name: "safetensors of an unsupported dtype", arguments: ["caption", image, "--model", wrongDType, "--out", out], status: 1, message: "tensor \"head.bias\": dtype U8 is not supported"),
             Case(name: "safetensors header not JSON", arguments: ["caption", image, "--model", headerNotJSON, "--out", out], status: 1, message: "the header is not a JSON object"),
             Case(name: "config.json cut short", arguments: ["caption", image, "--model", notJSON, "--out", out], status: 1, message: "not valid JSON"),
             Case(name: "config.json of a later format", arguments: ["caption", image, "--model", futureFormat, "--out", out], status: 1, message: "this version reads \"gradcam-model/1\""),

@@ -1,3 +1,4 @@
+import AtomicOutput
 @testable import Explain
 @testable import Export
 import Foundation
@@ -226,7 +227,7 @@ final class ExportTests: XCTestCase {
         let out = dir + "/out"
         try writeExport(captionDocument(labels: ["red"]), to: out)
         XCTAssertThrowsError(try writeExport(captionDocument(labels: ["blue", "green"]), to: out)) { error in
-            XCTAssertEqual(error as? ExportError, .exists(path: out))
+            XCTAssertEqual(error as? OutputError, .exists(path: out, remedy: "pass --force to replace it, or choose another output directory"))
             XCTAssertTrue("\(error)".contains("--force"))
         }
         XCTAssertEqual(listing(out + "/overlays"), ["00-red.png"], "untouched")
@@ -254,7 +255,7 @@ final class ExportTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: precious, withIntermediateDirectories: false)
         try Data("keep".utf8).write(to: URL(fileURLWithPath: precious + "/thesis.tex"))
         XCTAssertThrowsError(try writeExport(captionDocument(labels: ["red"]), to: precious, force: true)) { error in
-            XCTAssertEqual(error as? ExportError, .notReplaceable(path: precious))
+            XCTAssertEqual(error as? OutputError, .notReplaceable(path: precious, kind: "gradcam export", marker: "manifest.json"))
         }
         XCTAssertEqual(listing(precious), ["thesis.tex"])
 
@@ -277,7 +278,7 @@ final class ExportTests: XCTestCase {
         try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: target)
 
         XCTAssertThrowsError(try writeExport(captionDocument(labels: ["red"]), to: link)) { error in
-            XCTAssertEqual(error as? ExportError, .exists(path: link))
+            XCTAssertEqual(error as? OutputError, .exists(path: link, remedy: "pass --force to replace it, or choose another output directory"))
         }
         try writeExport(captionDocument(labels: ["red"]), to: link, force: true)
         let attributes = try FileManager.default.attributesOfItem(atPath: link)
@@ -310,7 +311,7 @@ final class ExportTests: XCTestCase {
             XCTAssertEqual("\(error)", "cannot write \"\(dir)/missing/out\": the directory \"\(dir)/missing\" does not exist")
         }
         XCTAssertThrowsError(try writeExport(captionDocument(labels: ["red"]), to: "")) { error in
-            XCTAssertEqual(error as? ExportError, .invalidOutput(path: "", reason: "the output must name a new directory"))
+            XCTAssertEqual(error as? OutputError, .invalidOutput(path: "", reason: "the output must name a new directory"))
         }
         // A name too long for the temporary directory fails when it is created.
         XCTAssertThrowsError(try writeExport(captionDocument(labels: ["red"]), to: dir + "/" + String(repeating: "x", count: 250))) {

@@ -120,4 +120,66 @@ final class ModelDirectoryTests: XCTestCase {
             XCTAssertTrue(names.contains(n), n)
         }
     }
+
+    /// What PyTorch's `load_state_dict(strict=True)` accepts loads here and gives PyTorch's logits:
+    /// batch norm's `num_batches_tracked` left out (older PyTorch, float-only exports), every name
+    /// behind `nn.DataParallel`'s `module.`, and float64 weights. A weight truly missing is named.
+    func testLoadsWhatPyTorchLoads() throws {
+        for name in ["classifier-resnet18", "classifier-vgg-bn"] {
+            let expected = try JSONDecoder().decode(PyTorchFixtureTests.Expected.self, from: Data(
+                contentsOf: fixtures.appendingPathComponent(name).appendingPathComponent("expected.json")))
+            let x = Tensor(shape: expected.input.shape, values: expected.input.data)
+            let original = try Safetensors.read(path: fixtures.appendingPathComponent(name).appendingPathComponent("weights.safetensors").path)
+            let counters = original.keys.filter { $0.hasSuffix("num_batches_tracked") }
+            XCTAssertFalse(counters.isEmpty, name)
+            let withoutCounters = original.filter { !$0.key.hasSuffix("num_batches_tracked") }
+            let variants: [(String, [String: Tensor])] = [
+                ("without num_batches_tracked", withoutCounters),
+                ("module. prefix", Dictionary(uniqueKeysWithValues: original.map { ("module." + $0.key, $0.value) })),
+                ("both", Dictionary(uniqueKeysWithValues: withoutCounters.map { ("module." + $0.key, $0.value) })),
+            ]
+            for (k, (variant, tensors)) in variants.enumerated() {
+                let dir = scratch.appendingPathComponent("\(name)-\(k)")
+                try FileManager.default.copyItem(at: fixtures.appendingPathComponent(name), to: dir)
+                try Safetensors.write(tensors, to: dir.appendingPathComponent("weights.safetensors").path)
+                let model = try ModelDirectory(path: dir.path)
+                guard case let .classification(net, _) = model.model else { return XCTFail("\(name): wrong task") }
+                let logits = net.logits(x, ForwardContext()).values
+                let worst = zip(logits, expected.logits!.data).map { abs($0 - $1) }.max()!
+                XCTAssertLessThan(worst, 1e-4 * max(1, expected.logits!.data.map(abs).max()!), "\(name), \(variant)")
+                for c in counters { XCTAssertEqual(model.model.root.stateDict()[c]?.values, [0], "\(name) \(c)") }
+            }
+            let missing = scratch.appendingPathComponent("\(name)-missing")
+            try FileManager.default.copyItem(at: fixtures.appendingPathComponent(name), to: missing)
+            let weight = original.keys.filter { $0.hasSuffix("running_var") }.sorted()[0]
+            try Safetensors.write(original.filter { $0.key != weight },
+                                  to: missing.appendingPathComponent("weights.safetensors").path)
+            assertLoadFails(missing, ["weights.safetensors", "missing tensor \"\(weight)\""])
+        }
+    }
+
+    /// The manifest's weights digest is `sha256sum`'s, taken from the bytes the model was loaded
+    /// from: a checkpoint renamed over the file afterwards (as `train` saves) changes neither the
+    /// loaded weights nor the digest.
+    func testWeightsDigestIsOfTheLoadedBytes() throws {
+        let dir = try copy("classifier-resnet18")
+        let weights = dir.appendingPathComponent("weights.safetensors").path
+        let model = try ModelDirectory(path: dir.path)
+        let sum = Process(), pipe = Pipe()
+        sum.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
+        sum.arguments = [weights]
+        sum.standardOutput = pipe
+        try sum.run()
+        sum.waitUntilExit()
+        let printed = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        guard case let .classification(net, _) = model.model else { return XCTFail("wrong task") }
+        let x = Tensor.full([1, 3, model.preprocessing.height, model.preprocessing.width], 0.5)
+        let before = net.logits(x, ForwardContext()).values
+        let zeros = model.model.root.stateDict().mapValues { Tensor.zeros($0.shape) }
+        try Safetensors.write(zeros, to: weights)  // a new file renamed over the old one
+        XCTAssertEqual(net.logits(x, ForwardContext()).values, before)
+        XCTAssertEqual(model.weightsSHA256, String(printed.prefix(64)))
+        XCTAssertNotEqual(try ModelDirectory(path: dir.path).weightsSHA256, model.weightsSHA256)
+    }
 }
+

@@ -28,17 +28,20 @@ final class SafetensorsTests: XCTestCase {
         XCTAssertEqual(back["layer.weight"]?.values, a.values)
         XCTAssertEqual(back["scale"]?.values, [7.5])
 
-        // F16 1.5 = 0x3E00, BF16 −2 = 0xC000, I64 3.
+        // F16 1.5 = 0x3E00, BF16 −2 = 0xC000, I64 3, F64 0.1 (rounded to the nearest Float).
         let data: [UInt8] = [0x00, 0x3E, 0x00, 0xC0] + withUnsafeBytes(of: Int64(3).littleEndian) { Array($0) }
+            + withUnsafeBytes(of: (0.1 as Double).bitPattern.littleEndian) { Array($0) }
         let parsed = try Safetensors.parse(file([
             "h": ["dtype": "F16", "shape": [1], "data_offsets": [0, 2]],
             "b": ["dtype": "BF16", "shape": [1], "data_offsets": [2, 4]],
             "n": ["dtype": "I64", "shape": [], "data_offsets": [4, 12]],
+            "d": ["dtype": "F64", "shape": [1], "data_offsets": [12, 20]],
             "__metadata__": ["format": "pt"],
         ], data: data), file: "x.safetensors")
         XCTAssertEqual(parsed["h"]?.values, [1.5])
         XCTAssertEqual(parsed["b"]?.values, [-2])
         XCTAssertEqual(parsed["n"]?.values, [3])
+        XCTAssertEqual(parsed["d"]?.values, [0.1])
 
         // Python's safetensors reads what we write, where it is installed.
         let check = Process()
@@ -73,8 +76,8 @@ final class SafetensorsTests: XCTestCase {
         assertMalformed(file(good, data: floats([1, 2]), headerLength: 1 << 62), "exceeds the limit")
         assertMalformed(file(good, data: floats([1, 2]), headerLength: 5000), "larger than the file")
         assertMalformed(file(good, data: floats([1])), "outside the")
-        assertMalformed(file(["w": ["dtype": "F64", "shape": [1], "data_offsets": [0, 8]]], data: floats([1, 2])),
-                        "F64 is not supported")
+        assertMalformed(file(["w": ["dtype": "U8", "shape": [8], "data_offsets": [0, 8]]], data: floats([1, 2])),
+                        "U8 is not supported")
         assertMalformed(file(["w": ["dtype": "F32", "shape": [3], "data_offsets": [0, 8]]], data: floats([1, 2])),
                         "byte count")
         assertMalformed(file(["a": ["dtype": "F32", "shape": [2], "data_offsets": [0, 8]],
