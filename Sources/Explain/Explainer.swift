@@ -77,6 +77,9 @@ public struct Explainer {
     public let root: Module
     public let layer: String
     public let options: ExplainOptions
+    /// What the passes over one image share (`sharingContext`): an explainer
+    /// serves one image at a time, on one thread.
+    private let memo: ForwardMemo
 
     public init(root: Module, defaultLayer: String, options: ExplainOptions) throws {
         let layer = options.layer ?? defaultLayer
@@ -87,6 +90,14 @@ public struct Explainer {
         self.root = root
         self.layer = layer
         self.options = options
+        memo = ForwardMemo(layer: layer)
+    }
+
+    /// A context for an inference pass over the image about to be explained
+    /// (beam search's, a classifier's logits): the explanation then reuses
+    /// its work below the layer instead of running the network again.
+    public func sharingContext() -> ForwardContext {
+        ForwardContext(memo: memo)
     }
 
     public func explain(_ targets: TargetSet, image: Tensor) throws -> Explanation {
@@ -102,7 +113,7 @@ public struct Explainer {
             scores = s
             layerSize = (a.shape[2], a.shape[3])
         } else if t > 0 {
-            scores = targets.scores(image, ForwardContext()).values
+            scores = targets.scores(image, sharingContext()).values
         }
         let cams = raw.map { PostProcessing.cams(raw: $0, height: height, width: width, normalize: options.normalize) }
         var guided: Tensor?
@@ -129,7 +140,7 @@ public struct Explainer {
             activation = a
             guard a.rank == 4, a.shape[0] == 1, copies > 0 else { return a }
             return a.expanded(to: [copies] + a.shape.dropFirst()).tracked()
-        }])
+        }], memo: memo)
         // Gradient methods: row k of the batch is explained for target k, [T]; others: [1, T].
         let output = t == 0 ? nil
             : copies > 0 ? targets.rowScores(image, ctx, Array(0..<t)) : targets.scores(image, ctx)

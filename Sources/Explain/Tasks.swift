@@ -61,17 +61,16 @@ public struct CaptionTask {
                         score: ScoreKind, options: ExplainOptions,
                         onUnknown: ([String], Bool) -> Void = { _, _ in }) throws -> [ExplainedSequence] {
         let limit = maxLength ?? model.config.decoder!.maxLength
-        let feature = captioner.imageFeature(image, ForwardContext())
         let explainer = try Explainer(root: captioner, defaultLayer: model.explainLayer, options: options)
         var captions: [(words: [Int], beam: (Int, Int, Float)?)] = []
         if let caption {
-            let forced = try TeacherForcing(captioner: captioner, vocabulary: vocabulary, maxLength: limit)
-                .score(text: caption, feature: feature)
-            onUnknown(forced.unknown, forced.truncated)
-            captions = [(forced.words, nil)]
+            let encoding = try Tokenizer(vocabulary: vocabulary, maxLength: limit).encode(caption)
+            onUnknown(encoding.unknown, encoding.truncated)
+            captions = [(encoding.ids, nil)]
         } else {
             guard nbest <= beam else { throw TaskError.invalid("--nbest \(nbest) cannot exceed --beam \(beam)") }
             let search = try BeamSearch(beamSize: beam, maxLength: limit)
+            let feature = captioner.imageFeature(image, explainer.sharingContext())
             let stepper = try CaptionerStepper(captioner: captioner, vocabulary: vocabulary, feature: feature)
             captions = try search.search(stepper, best: nbest).enumerated().map { rank, h in
                 (h.words, (beam, rank, h.logProb))
@@ -85,7 +84,7 @@ public struct CaptionTask {
             // log p of each word, whatever score was differentiated.
             let logProbs = score == .logprob ? explanation.entries.map(\.score)
                 : TargetSet.caption(captioner, vocabulary: vocabulary, words: targetWords, kind: .logprob)
-                    .values(for: image)
+                    .values(for: image, explainer.sharingContext())
             return ExplainedSequence(explanation: explanation, text: words.map { vocabulary.token(at: $0) ?? "<unk>" }.joined(separator: " "), logProbs: logProbs,
                                      probabilities: nil, beam: beamInfo.map { (size: $0.0, rank: $0.1, logProb: $0.2) })
         }
@@ -122,23 +121,22 @@ public struct VQATask {
 
     /// All answers' probabilities [A] for the image and question.
     public func probabilities(image: Tensor, question: ReadQuestion) -> [Float] {
-        logits(image: image, question: question).softmax(axis: 1).values
+        logits(image: image, question: question, ForwardContext()).softmax(axis: 1).values
     }
 
-    func logits(image: Tensor, question: ReadQuestion) -> Tensor {
-        let ctx = ForwardContext()
-        return vqa.answerLogits(imageFeature: vqa.imageFeature(image, ctx),
-                                question: vqa.questionVector(question.tokens.map(\.id), ctx), ctx)
+    func logits(image: Tensor, question: ReadQuestion, _ ctx: ForwardContext) -> Tensor {
+        vqa.answerLogits(imageFeature: vqa.imageFeature(image, ctx),
+                         question: vqa.questionVector(question.tokens.map(\.id), ctx), ctx)
     }
 
     /// Explains the named answer, or the top `top` answers (best first).
     public func explain(image: Tensor, question: ReadQuestion, answer: String?, top: Int, score: ScoreKind,
                         options: ExplainOptions) throws -> ExplainedSequence {
-        let logits = self.logits(image: image, question: question)
+        let explainer = try Explainer(root: vqa, defaultLayer: model.explainLayer, options: options)
+        let logits = self.logits(image: image, question: question, explainer.sharingContext())
         let ids = try answer.map { [try TargetSet.resolve($0, in: answers, kind: "answer")] }
             ?? TargetSet.top(top, of: logits)
         let probs = logits.softmax(axis: 1).values
-        let explainer = try Explainer(root: vqa, defaultLayer: model.explainLayer, options: options)
         let targets = TargetSet.answers(vqa, answers: answers, question: question.tokens.map(\.id), ids: ids, kind: score)
         return ExplainedSequence(explanation: try explainer.explain(targets, image: image), text: question.text,
                                  logProbs: nil, probabilities: ids.map { probs[$0] }, beam: nil)
@@ -162,12 +160,12 @@ public struct ClassifyTask {
 
     public func explain(image: Tensor, className: String?, top: Int, score: ScoreKind,
                         options: ExplainOptions) throws -> ExplainedSequence {
-        let logits = classifier.logits(image, ForwardContext())
+        let explainer = try Explainer(root: classifier.network, defaultLayer: model.explainLayer,
+                                      options: options)
+        let logits = classifier.logits(image, explainer.sharingContext())
         let ids = try className.map { [try TargetSet.resolve($0, in: classes, kind: "class")] }
             ?? TargetSet.top(top, of: logits)
         let probs = logits.softmax(axis: 1).values
-        let explainer = try Explainer(root: classifier.network, defaultLayer: model.explainLayer,
-                                      options: options)
         let targets = TargetSet.classes(classifier, names: classes, ids: ids, kind: score)
         return ExplainedSequence(explanation: try explainer.explain(targets, image: image), text: nil,
                                  logProbs: nil, probabilities: ids.map { probs[$0] }, beam: nil)
@@ -176,7 +174,7 @@ public struct ClassifyTask {
 
 extension TargetSet {
     /// Every target's score for one image, unrecorded.
-    func values(for image: Tensor) -> [Float] {
-        count == 0 ? [] : scores(image, ForwardContext()).values
+    func values(for image: Tensor, _ ctx: ForwardContext) -> [Float] {
+        count == 0 ? [] : scores(image, ctx).values
     }
 }

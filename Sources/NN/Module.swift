@@ -48,9 +48,17 @@ open class Module {
         fatalError("\(type(of: self)) does not implement forward")
     }
 
-    /// Runs the module and hands its output to the context under the module's path.
+    /// Runs the module and hands its output to the context under the module's
+    /// path — or, when the context's memo has run this module on this very
+    /// input before, hands over that output without running it again.
     public func callAsFunction(_ x: Tensor, _ ctx: ForwardContext) -> Tensor {
-        ctx.observe(path, forward(x, ctx))
+        if let memo = ctx.memo {
+            if let y = memo.output(of: path, for: x) { return ctx.observe(path, y) }
+            let y = forward(x, ctx)
+            memo.remember(path, x, y)
+            return ctx.observe(path, y)
+        }
+        return ctx.observe(path, forward(x, ctx))
     }
 
     /// Sets every descendant's dotted path; call once on the root after building it.
@@ -99,8 +107,13 @@ public final class ForwardContext {
     private let capturing: Set<String>
     private let replacing: [String: (Tensor) -> Tensor]
 
+    /// Outputs of earlier inference passes on the same image, reused.
+    public let memo: ForwardMemo?
+
     public init(training: Bool = false, updatesStatistics: Bool = true, seed: UInt64 = 0,
-                capturing: Set<String> = [], replacing: [String: (Tensor) -> Tensor] = [:]) {
+                capturing: Set<String> = [], replacing: [String: (Tensor) -> Tensor] = [:], memo: ForwardMemo? = nil) {
+        precondition(!(training && memo != nil), "ForwardContext: a training pass cannot reuse outputs")
+        self.memo = memo
         self.training = training
         self.updatesStatistics = updatesStatistics
         self.rng = SeededGenerator(seed: seed)
@@ -118,5 +131,49 @@ public final class ForwardContext {
         let y = replacing[path].map { $0(output) } ?? output
         if capturing.contains(path) { captured[path] = y }
         return y
+    }
+}
+
+/// The outputs of modules that several inference passes over one image share,
+/// so the network below an explained layer runs once per image: beam search
+/// (or a classifier's logits) computes the backbone, and the explanation's pass
+/// — and any later scoring pass — finds those outputs here instead of
+/// computing them again.
+///
+/// A module's output is reused when the module is called on the very tensor
+/// it was called on before (tensors are immutable, so the output is the
+/// same). Only the modules an explanation at `layer` walks past are kept —
+/// the children of `layer`'s ancestors, and the root's — and its ancestors
+/// are never served whole, so the layer is still reached, and replaced, inside
+/// them; everything above the layer gets new (repeated, tracked) inputs and
+/// runs as before.
+public final class ForwardMemo {
+    private struct Entry { let input: Tensor; let output: Tensor }
+    private var entries: [String: Entry] = [:]
+    /// "" and every ancestor path of the layer ("backbone", "backbone.layer4", …).
+    private let ancestors: Set<String>
+
+    public init(layer: String) {
+        var ancestors: Set<String> = [""]
+        var prefix = ""
+        for part in layer.split(separator: ".").dropLast() {
+            prefix = prefix.isEmpty ? String(part) : prefix + "." + part
+            ancestors.insert(prefix)
+        }
+        self.ancestors = ancestors
+    }
+
+    func output(of path: String, for input: Tensor) -> Tensor? {
+        guard let e = entries[path], e.input === input else { return nil }
+        return e.output
+    }
+
+    func remember(_ path: String, _ input: Tensor, _ output: Tensor) {
+        guard !ancestors.contains(path), ancestors.contains(Self.parent(of: path)), !input.requiresGrad else { return }
+        entries[path] = Entry(input: input, output: output)
+    }
+
+    private static func parent(of path: String) -> String {
+        path.lastIndex(of: ".").map { String(path[..<$0]) } ?? ""
     }
 }

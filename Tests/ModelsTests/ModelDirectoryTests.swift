@@ -67,6 +67,26 @@ final class ModelDirectoryTests: XCTestCase {
         for (k, v) in a { XCTAssertEqual(b[k]?.values, v.values, k) }
     }
 
+    /// Saving replaces an earlier model directory (keeping its card) but never a folder that is
+    /// not one: its files stay as they were.
+    func testSaveReplacesOnlyAModelDirectory() throws {
+        let source = try ModelDirectory(path: fixtures.appendingPathComponent("classifier-vgg").path)
+        let earlier = try copy("classifier-vgg")
+        try "card".write(to: earlier.appendingPathComponent("MODEL_CARD.md"), atomically: true, encoding: .utf8)
+        try ModelDirectory.save(config: source.config, model: source.model, to: earlier.path)
+        XCTAssertEqual(try String(contentsOf: earlier.appendingPathComponent("MODEL_CARD.md"), encoding: .utf8), "card")
+        XCTAssertNoThrow(try ModelDirectory(path: earlier.path))
+        let precious = scratch.appendingPathComponent("precious")
+        try FileManager.default.createDirectory(at: precious, withIntermediateDirectories: true)
+        try "keep".write(to: precious.appendingPathComponent("notes.txt"), atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try ModelDirectory.save(config: source.config, model: source.model, to: precious.path)) { error in
+            XCTAssertTrue("\(error)".contains("is not a model directory (it has no config.json)"), "\(error)")
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: precious.path), ["notes.txt"])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: scratch.path).filter { $0.hasPrefix(".") }, [],
+                       "no temporary left behind")
+    }
+
     func testBadConfigs() throws {
         let dir = try copy("classifier-vgg")
         try editConfig(dir) { $0["backbone"] = ["arch": "alexnet"] }
