@@ -29,6 +29,7 @@ notebooks: build
 # `make bench BENCH_ARGS=--quick` for the 2-minute version; `--no-pytorch`, `--scenario NAME`,
 # `--threads 1`, `--markdown FILE`: see `gradcam-bench --help` and BENCHMARKS.md.
 bench: setup
+	swift build -c release --product gradcam
 	swift build -c release --product gradcam-bench
 	.build/release/gradcam-bench $(BENCH_ARGS)
 

@@ -19,8 +19,7 @@ seconds="${FUZZ_SECONDS:-20}"
 all=(fuzz-jpeg fuzz-png fuzz-safetensors fuzz-config fuzz-tokenizer fuzz-coco fuzz-vqa)
 if [ $# -gt 0 ]; then harnesses=("$@"); else harnesses=("${all[@]}"); fi
 
-# Debug builds keep Swift's overflow and bounds checks on; release builds of
-# Tensor and Imaging are -Ounchecked and would hide them. SwiftPM's --sanitize
+# Debug builds: the fuzzer's coverage is clearest without optimisation. SwiftPM's --sanitize
 # flags reach swiftc as two separate -sanitize= options, of which it keeps only
 # the last (address): the Swift code would get no coverage counters and the
 # fuzzer would run blind. The -Xswiftc and -Xcc flags give every Swift and C

@@ -93,12 +93,17 @@ public struct Explainer {
         memo = ForwardMemo(layer: layer)
     }
 
-    /// A context for an inference pass over the image about to be explained
-    /// (beam search's, a classifier's logits): the explanation then reuses
-    /// its work below the layer instead of running the network again.
-    public func sharingContext() -> ForwardContext {
-        ForwardContext(memo: memo)
+    /// A context for an inference pass over `image`, the image about to be
+    /// explained (beam search's, a classifier's logits): the explanation then
+    /// reuses its work below the layer instead of running the network again.
+    /// The other inputs (a question) must be those of the explanation too.
+    public func sharingContext(for image: Tensor) -> ForwardContext {
+        memo.use(for: image)
+        return ForwardContext(memo: memo)
     }
+
+    /// The memo when it holds passes over `image`.
+    private func memo(for image: Tensor) -> ForwardMemo? { memo.isFor(image) ? memo : nil }
 
     public func explain(_ targets: TargetSet, image: Tensor) throws -> Explanation {
         let t = targets.count
@@ -113,7 +118,7 @@ public struct Explainer {
             scores = s
             layerSize = (a.shape[2], a.shape[3])
         } else if t > 0 {
-            scores = targets.scores(image, sharingContext()).values
+            scores = targets.scores(image, ForwardContext(memo: memo(for: image))).values
         }
         let cams = raw.map { PostProcessing.cams(raw: $0, height: height, width: width, normalize: options.normalize) }
         var guided: Tensor?
@@ -140,7 +145,7 @@ public struct Explainer {
             activation = a
             guard a.rank == 4, a.shape[0] == 1, copies > 0 else { return a }
             return a.expanded(to: [copies] + a.shape.dropFirst()).tracked()
-        }], memo: memo)
+        }], memo: memo(for: image))
         // Gradient methods: row k of the batch is explained for target k, [T]; others: [1, T].
         let output = t == 0 ? nil
             : copies > 0 ? targets.rowScores(image, ctx, Array(0..<t)) : targets.scores(image, ctx)

@@ -70,7 +70,7 @@ public struct CaptionTask {
         } else {
             guard nbest <= beam else { throw TaskError.invalid("--nbest \(nbest) cannot exceed --beam \(beam)") }
             let search = try BeamSearch(beamSize: beam, maxLength: limit)
-            let feature = captioner.imageFeature(image, explainer.sharingContext())
+            let feature = captioner.imageFeature(image, explainer.sharingContext(for: image))
             let stepper = try CaptionerStepper(captioner: captioner, vocabulary: vocabulary, feature: feature)
             captions = try search.search(stepper, best: nbest).enumerated().map { rank, h in
                 (h.words, (beam, rank, h.logProb))
@@ -84,7 +84,7 @@ public struct CaptionTask {
             // log p of each word, whatever score was differentiated.
             let logProbs = score == .logprob ? explanation.entries.map(\.score)
                 : TargetSet.caption(captioner, vocabulary: vocabulary, words: targetWords, kind: .logprob)
-                    .values(for: image, explainer.sharingContext())
+                    .values(for: image, explainer.sharingContext(for: image))
             return ExplainedSequence(explanation: explanation, text: words.map { vocabulary.token(at: $0) ?? "<unk>" }.joined(separator: " "), logProbs: logProbs,
                                      probabilities: nil, beam: beamInfo.map { (size: $0.0, rank: $0.1, logProb: $0.2) })
         }
@@ -133,7 +133,7 @@ public struct VQATask {
     public func explain(image: Tensor, question: ReadQuestion, answer: String?, top: Int, score: ScoreKind,
                         options: ExplainOptions) throws -> ExplainedSequence {
         let explainer = try Explainer(root: vqa, defaultLayer: model.explainLayer, options: options)
-        let logits = self.logits(image: image, question: question, explainer.sharingContext())
+        let logits = self.logits(image: image, question: question, explainer.sharingContext(for: image))
         let ids = try answer.map { [try TargetSet.resolve($0, in: answers, kind: "answer")] }
             ?? TargetSet.top(top, of: logits)
         let probs = logits.softmax(axis: 1).values
@@ -162,7 +162,7 @@ public struct ClassifyTask {
                         options: ExplainOptions) throws -> ExplainedSequence {
         let explainer = try Explainer(root: classifier.network, defaultLayer: model.explainLayer,
                                       options: options)
-        let logits = classifier.logits(image, explainer.sharingContext())
+        let logits = classifier.logits(image, explainer.sharingContext(for: image))
         let ids = try className.map { [try TargetSet.resolve($0, in: classes, kind: "class")] }
             ?? TargetSet.top(top, of: logits)
         let probs = logits.softmax(axis: 1).values

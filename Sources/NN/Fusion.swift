@@ -22,6 +22,7 @@ public func fusedConvolution(_ conv: Conv2d, _ bn: BatchNorm2d?, residual: Tenso
     guard !(residual?.requiresGrad ?? false),
           members.allSatisfy({ mayFuse($0, hiding: [], x, ctx) }),
           !members.dropLast().contains(where: { ctx.observes($0.path) }) else { return nil }
+    if let y = ctx.reused(members.last!.path) { return ctx.observe(members.last!.path, y) }
 
     let channels = conv.weight.value.shape[0]
     let bias = conv.bias?.value.values ?? [Float](repeating: 0, count: channels)

@@ -4,8 +4,8 @@ import Tensor
 // PyTorch's parameter names, shapes and default initialisation.
 
 /// How a new layer's parameters are filled: PyTorch's default initialisation
-/// from a seeded generator, or zeros when a checkpoint will replace them anyway
-/// (so loading a large model pays for no random numbers).
+/// from a seeded generator, or placeholders when a checkpoint will replace them
+/// anyway (so loading a large model pays for no random numbers and no memory).
 public struct Initializer {
     var rng: SeededGenerator?
     /// When loading: the values the checkpoint holds, which no parameter may
@@ -14,24 +14,25 @@ public struct Initializer {
 
     public static func random(seed: UInt64) -> Initializer { Initializer(rng: SeededGenerator(seed: seed), budget: nil) }
     public static var forLoading: Initializer { Initializer(rng: nil, budget: nil) }
-    /// Zeros, for a checkpoint holding the budget's numbers: a parameter that
+    /// Placeholders, for a checkpoint holding the budget's numbers: a parameter that
     /// would take the total past them gets no memory (an empty placeholder) and
     /// marks the budget exceeded, for the caller to report before loading.
     public static func forLoading(_ budget: LoadingBudget) -> Initializer { Initializer(rng: nil, budget: budget) }
 
     public mutating func uniform(_ shape: [Int], bound: Float) -> Tensor {
-        guard rng != nil else { return zeros(shape) }
+        guard rng != nil else { return placeholder(shape) }
         return Tensor.uniform(shape, in: -bound...bound, using: &rng!)
     }
 
     public mutating func normal(_ shape: [Int], std: Float = 1) -> Tensor {
-        guard rng != nil else { return zeros(shape) }
+        guard rng != nil else { return placeholder(shape) }
         return Tensor.randn(shape, std: std, using: &rng!)
     }
 
-    private func zeros(_ shape: [Int]) -> Tensor {
-        guard let budget else { return .zeros(shape) }
-        return budget.take(shape) ? .zeros(shape) : .zeros([0])
+    /// A parameter a checkpoint will replace: a placeholder, which takes no memory.
+    private func placeholder(_ shape: [Int]) -> Tensor {
+        guard let budget else { return .placeholder(shape) }
+        return budget.take(shape) ? .placeholder(shape) : .zeros([0])
     }
 
     /// Kaiming-uniform with a = √5, PyTorch's default for Conv2d and Linear

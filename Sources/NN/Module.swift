@@ -49,16 +49,10 @@ open class Module {
     }
 
     /// Runs the module and hands its output to the context under the module's
-    /// path — or, when the context's memo has run this module on this very
-    /// input before, hands over that output without running it again.
+    /// path — or hands over the output an earlier pass over the same input
+    /// left in the context's memo, without running the module again.
     public func callAsFunction(_ x: Tensor, _ ctx: ForwardContext) -> Tensor {
-        if let memo = ctx.memo {
-            if let y = memo.output(of: path, for: x) { return ctx.observe(path, y) }
-            let y = forward(x, ctx)
-            memo.remember(path, x, y)
-            return ctx.observe(path, y)
-        }
-        return ctx.observe(path, forward(x, ctx))
+        ctx.observe(path, ctx.reused(path) ?? forward(x, ctx))
     }
 
     /// Sets every descendant's dotted path; call once on the root after building it.
@@ -107,8 +101,12 @@ public final class ForwardContext {
     private let capturing: Set<String>
     private let replacing: [String: (Tensor) -> Tensor]
 
-    /// Outputs of earlier inference passes on the same image, reused.
+    /// Outputs of earlier inference passes over the same input, reused below
+    /// the memo's layer.
     public let memo: ForwardMemo?
+    /// Whether this pass has produced the memo's layer: from then on it
+    /// computes everything itself.
+    private var pastLayer = false
 
     public init(training: Bool = false, updatesStatistics: Bool = true, seed: UInt64 = 0,
                 capturing: Set<String> = [], replacing: [String: (Tensor) -> Tensor] = [:], memo: ForwardMemo? = nil) {
@@ -127,33 +125,45 @@ public final class ForwardContext {
         capturing.contains(path) || replacing[path] != nil
     }
 
+    /// The output an earlier pass over the same input left for the module at
+    /// `path`, while this pass is below the memo's layer; nil otherwise.
+    public func reused(_ path: String) -> Tensor? {
+        pastLayer ? nil : memo?.output(path)
+    }
+
     func observe(_ path: String, _ output: Tensor) -> Tensor {
+        if let memo, !pastLayer {
+            memo.remember(path, output)
+            pastLayer = path == memo.layer
+        }
         let y = replacing[path].map { $0(output) } ?? output
         if capturing.contains(path) { captured[path] = y }
         return y
     }
 }
 
-/// The outputs of modules that several inference passes over one image share,
-/// so the network below an explained layer runs once per image: beam search
-/// (or a classifier's logits) computes the backbone, and the explanation's pass
-/// — and any later scoring pass — finds those outputs here instead of
-/// computing them again.
+/// The outputs of modules that several inference passes over one input (an
+/// image, and a question) share, so the network below an explained layer runs
+/// once: beam search or a classifier's logits compute the backbone, and the
+/// explanation's pass — and any later scoring pass — takes those outputs from
+/// here until it reaches the layer, where it goes on by itself (with the
+/// layer's output repeated and tracked).
 ///
-/// A module's output is reused when the module is called on the very tensor
-/// it was called on before (tensors are immutable, so the output is the
-/// same). Only the modules an explanation at `layer` walks past are kept —
-/// the children of `layer`'s ancestors, and the root's — and its ancestors
-/// are never served whole, so the layer is still reached, and replaced, inside
-/// them; everything above the layer gets new (repeated, tracked) inputs and
-/// runs as before.
+/// Kept are the outputs a pass walks past on its way to `layer`, produced
+/// before it: the children of the root and of each of the layer's ancestors,
+/// under their paths (a fused convolution's under its last module's). The
+/// ancestors themselves are never served whole, so each pass still reaches
+/// the layer inside them.
 public final class ForwardMemo {
-    private struct Entry { let input: Tensor; let output: Tensor }
-    private var entries: [String: Entry] = [:]
+    public let layer: String
+    private var outputs: [String: Tensor] = [:]
     /// "" and every ancestor path of the layer ("backbone", "backbone.layer4", …).
     private let ancestors: Set<String>
+    /// The input the kept outputs are of.
+    private var input: AnyObject?
 
     public init(layer: String) {
+        self.layer = layer
         var ancestors: Set<String> = [""]
         var prefix = ""
         for part in layer.split(separator: ".").dropLast() {
@@ -163,14 +173,22 @@ public final class ForwardMemo {
         self.ancestors = ancestors
     }
 
-    func output(of path: String, for input: Tensor) -> Tensor? {
-        guard let e = entries[path], e.input === input else { return nil }
-        return e.output
+    /// Makes the memo hold outputs of passes over `input`: another input than
+    /// the last one empties it.
+    public func use(for input: AnyObject) {
+        guard input !== self.input else { return }
+        outputs = [:]
+        self.input = input
     }
 
-    func remember(_ path: String, _ input: Tensor, _ output: Tensor) {
-        guard !ancestors.contains(path), ancestors.contains(Self.parent(of: path)), !input.requiresGrad else { return }
-        entries[path] = Entry(input: input, output: output)
+    /// Whether the memo holds outputs of passes over `input`.
+    public func isFor(_ input: AnyObject) -> Bool { input === self.input }
+
+    func output(_ path: String) -> Tensor? { outputs[path] }
+
+    func remember(_ path: String, _ output: Tensor) {
+        guard !output.requiresGrad, !ancestors.contains(path), ancestors.contains(Self.parent(of: path)) else { return }
+        outputs[path] = output
     }
 
     private static func parent(of path: String) -> String {

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Float32 tensors: row-major, contiguous, of any rank.
 ///
 /// A tensor is immutable once made: every op returns a new tensor, so a
@@ -45,6 +51,14 @@ public final class Tensor: @unchecked Sendable {
         self.init(shape: shape) { p in
             values.withUnsafeBufferPointer { p.update(from: $0.baseAddress!, count: $0.count) }
         }
+    }
+
+    /// A tensor of `shape` that holds no values: address space only, which
+    /// faults if read — for a parameter a checkpoint is about to replace, so
+    /// loading a 100 MB model neither allocates nor zeroes 100 MB first.
+    public static func placeholder(_ shape: [Int]) -> Tensor {
+        let reserved = ReservedMemory(floats: shape.reduce(1, *))
+        return Tensor(shape: shape, borrowing: reserved.pointer, owner: reserved)
     }
 
     public convenience init(scalar: Float) {
@@ -141,6 +155,23 @@ final class Storage: @unchecked Sendable {
     }
 
     deinit { if owner == nil { UnsafeMutableRawPointer(pointer).deallocate() } }
+}
+
+/// Address space for `floats` values, neither readable nor writable.
+private final class ReservedMemory {
+    let pointer: UnsafeMutablePointer<Float>
+    let bytes: Int
+
+    init(floats: Int) {
+        bytes = Swift.max(floats, 1) * MemoryLayout<Float>.stride
+        guard let base = mmap(nil, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0),
+              base != MAP_FAILED else {
+            fatalError("Tensor.placeholder: cannot reserve \(bytes) bytes of address space")
+        }
+        pointer = base.bindMemory(to: Float.self, capacity: Swift.max(floats, 1))
+    }
+
+    deinit { munmap(pointer, bytes) }
 }
 
 func normalizedAxis(_ axis: Int, rank: Int, op: String = "axis") -> Int {

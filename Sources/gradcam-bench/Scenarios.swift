@@ -53,6 +53,8 @@ nonisolated(unsafe) let scenarios: [Scenario] = [
     Scenario(name: "jpeg", title: "12 MP JPEG decode, resize", models: [], variants: ["jpeg"], pytorch: false, run: runJPEG),
     Scenario(name: "export", title: "export 16 tokens, 640×480", models: [], variants: ["export"], pytorch: false,
              run: runExport),
+    Scenario(name: "command", title: "the gradcam command end to end", models: [.resnet50, .captioner],
+             variants: ["classify", "classify-out", "caption", "export16"], pytorch: false, run: runCommand),
 ]
 
 // MARK: - helpers
@@ -513,4 +515,104 @@ func timePhase(_ b: Bench, _ key: String, into metrics: inout [String: Double],
     metrics[key + "_ms"] = t * 1e3
     metrics[key + "_cpu_ms"] = CPUUsage.lastPerRunMs
     return t
+}
+
+// MARK: - the command, end to end
+
+/// The `gradcam` command as a user runs it once, process start to exit, with
+/// the real weights hash and outputs: `classify` (table only, and `classify-out`
+/// with the default --out files), `caption --caption` of the 16 bench words, and
+/// `export` of 16 images. Their PyTorch baselines are the resnet50-gradcam and
+/// caption-gradcam scenarios' warm calls in the same run. The metrics split a run
+/// into its phases, timed in this process: process start (`gradcam --version`),
+/// model load with the hash, image decode, explanation, export writing.
+func runCommand(_ b: Bench, _ variant: String) throws -> RunResult {
+    let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+        .appendingPathComponent("gradcam").path
+    guard FileManager.default.isExecutableFile(atPath: exe) else {
+        throw BenchError("\(exe) is missing: build it first (make bench builds it)")
+    }
+    let image = try benchPNG(b.ws)
+    let out = b.ws.out("command-" + variant)
+    let spec: ModelSpec = variant == "caption" ? .captioner : .resnet50
+    let model = b.ws.model(spec)
+    var arguments: [String]
+    switch variant {
+    case "classify": arguments = ["classify", image, "--model", model]
+    case "classify-out": arguments = ["classify", image, "--model", model, "--out", out + "/run"]
+    case "caption":
+        let words = try b.ws.readInputs().caption.map { spec.vocabularies[0].token(at: $0)! }
+        arguments = ["caption", image, "--model", model, "--caption", words.joined(separator: " ")]
+    case "export16":
+        let images = out + "/images"
+        try? FileManager.default.removeItem(atPath: images)
+        try FileManager.default.createDirectory(atPath: images, withIntermediateDirectories: true)
+        for k in 0..<16 { try FileManager.default.copyItem(atPath: image, toPath: images + String(format: "/%02d.png", k)) }
+        arguments = ["export", "--model", model, "--images", images, "--out", out + "/run", "--quiet"]
+    default: throw BenchError("command: unknown variant \(variant)")
+    }
+    func run(_ arguments: [String]) throws {
+        try? FileManager.default.removeItem(atPath: out + "/run")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: exe)
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw BenchError("gradcam \(arguments.joined(separator: " ")) exited with status \(process.terminationStatus)")
+        }
+    }
+    let before = CPUUsage.children
+    var runs = 0
+    let times = try measure(b.p) { try run(arguments); runs += 1 }
+    var metrics: [String: Double] = ["cpu_ms_per_run": (CPUUsage.children - before) / Double(runs) * 1e3]
+    metrics["start_ms"] = median(try measure(b.p) { try run(["--version"]) }) * 1e3
+    // The phases in this process, as the command runs them.
+    var dir: ModelDirectory!
+    metrics["load_ms"] = median(try measure(b.p) { dir = try ModelDirectory(path: model) }) * 1e3
+    metrics["hash_ms"] = median(try measure(b.p) { dir = try ModelDirectory(path: model); _ = dir.weightsSHA256 }) * 1e3
+        - metrics["load_ms"]!
+    var picture = RGBImage(width: 1, height: 1)
+    metrics["decode_ms"] = median(try measure(b.p) { picture = try RGBImage(contentsOf: image) }) * 1e3
+    let input = dir.input(for: picture)
+    var sequence: ExplainedSequence!
+    metrics["explain_ms"] = median(try measure(b.p) {
+        if spec == .captioner {
+            let words = try b.ws.readInputs().caption.map { spec.vocabularies[0].token(at: $0)! }.joined(separator: " ")
+            sequence = try CaptionTask(model: dir).explain(image: input, caption: words, beam: 1, nbest: 1, maxLength: nil,
+                                                           includeEnd: false, score: .logprob, options: ExplainOptions())[0]
+        } else {
+            sequence = try ClassifyTask(model: dir).explain(image: input, className: nil, top: 1, score: .logit,
+                                                            options: ExplainOptions())
+        }
+    }) * 1e3
+    let doc = ExportDocument(task: spec == .captioner ? .captioning : .classification, imagePath: image, image: picture,
+                             modelPath: model, weightsSHA256: dir.weightsSHA256, explanation: sequence.explanation,
+                             score: spec == .captioner ? .logprob : .logit, text: sequence.text, logprobs: sequence.logProbs,
+                             probabilities: sequence.probabilities)
+    metrics["write_ms"] = median(try measure(b.p) {
+        try? FileManager.default.removeItem(atPath: out + "/phase")
+        try writeExport(doc, to: out + "/phase")
+    }) * 1e3
+    return RunResult(scenario: "command", variant: variant, times: times, metrics: metrics)
+}
+
+/// A photo-like 224×224 PNG (gradients, a disc, a checkerboard, noise), made once.
+func benchPNG(_ ws: Workspace) throws -> String {
+    let path = ws.inputs + "/image.png"
+    if FileManager.default.fileExists(atPath: path) { return path }
+    var pixels = [UInt8](repeating: 0, count: 224 * 224 * 3)
+    var rng = SeededGenerator(seed: 8)
+    for y in 0..<224 {
+        for x in 0..<224 {
+            let i = (y * 224 + x) * 3, noise = Int(rng.next() % 16)
+            let disc = (x - 112) * (x - 112) + (y - 112) * (y - 112) < 60 * 60
+            pixels[i] = UInt8(min(255, x * 200 / 224 + noise))
+            pixels[i + 1] = UInt8(min(255, (disc ? 180 : 40) + y * 60 / 224 + noise))
+            pixels[i + 2] = UInt8(min(255, ((x / 16 + y / 16) % 2 == 0 ? 160 : 60) + noise))
+        }
+    }
+    try RGBImage(width: 224, height: 224, pixels: pixels).write(to: path)
+    return path
 }

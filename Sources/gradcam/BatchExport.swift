@@ -100,7 +100,7 @@ struct BatchExport: ParsableCommand {
                 throw CLIError("\(out) exists; use --resume to finish it or --force to overwrite its items")
             }
         }
-        let dir = try loadModel(model, task: "")
+        let dir = try loadModel(model, task: "", hashing: true)
         let all = try items()
         let mine = all.enumerated().filter { $0.offset % count == index }.map(\.element)
         do {

@@ -58,6 +58,9 @@ struct ExplainFlags: ParsableArguments {
         return set
     }
 
+    /// Whether a manifest will be written or printed, which records the weights' digest.
+    var needsManifest: Bool { out != nil || json }
+
     /// Refuses a bad --out before any work is done (see `checkExportDestination`).
     func checkOut() throws {
         if let out { try checkExportDestination(out, force: force) }
@@ -85,10 +88,14 @@ struct LoadedImage {
     }
 }
 
-func loadModel(_ path: String?, task: String) throws -> ModelDirectory {
+/// Loads a model; with `hashing`, its weights' digest (which a manifest
+/// records) is computed beside the work that follows.
+func loadModel(_ path: String?, task: String, hashing: Bool = false) throws -> ModelDirectory {
     let dir = try path ?? ModelLocator.defaultModel(task: task)
     do {
-        return try ModelDirectory(path: dir)
+        let model = try ModelDirectory(path: dir)
+        if hashing { model.hashWeightsInBackground() }
+        return model
     } catch {
         throw CLIError("cannot load the model: \(error)")
     }
@@ -163,7 +170,7 @@ struct Caption: ParsableCommand {
 
     func run() throws {
         try flags.checkOut()
-        let dir = try loadModel(model, task: "captioning")
+        let dir = try loadModel(model, task: "captioning", hashing: flags.needsManifest)
         let task = try CaptionTask(model: dir)
         let loaded = try LoadedImage(path: image, model: dir)
         let score = flags.score ?? .logprob
@@ -244,7 +251,7 @@ struct VQA: ParsableCommand {
 
     func run() throws {
         try flags.checkOut()
-        let dir = try loadModel(model, task: "vqa")
+        let dir = try loadModel(model, task: "vqa", hashing: flags.needsManifest)
         let task = try VQATask(model: dir)
         let loaded = try LoadedImage(path: image, model: dir)
         let read = try task.read(question)
@@ -296,7 +303,7 @@ struct Classify: ParsableCommand {
 
     func run() throws {
         try flags.checkOut()
-        let dir = try loadModel(model, task: "classification")
+        let dir = try loadModel(model, task: "classification", hashing: flags.needsManifest)
         let task = try ClassifyTask(model: dir)
         let loaded = try LoadedImage(path: image, model: dir)
         let score = flags.score ?? .logit

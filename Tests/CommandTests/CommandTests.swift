@@ -58,6 +58,15 @@ final class CommandTests: XCTestCase {
         XCTAssertEqual(manifest["layer"] as? String, "backbone.features.4")
         XCTAssertEqual(manifest["score"] as? String, "logprob")
         XCTAssertEqual((manifest["beam"] as? [String: Any])?["size"] as? Int, 2)
+        // The weights' digest is sha256sum's.
+        let sum = Process(), printed = Pipe()
+        sum.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
+        sum.arguments = [model("captioner-vgg-fc7") + "/weights.safetensors"]
+        sum.standardOutput = printed
+        try sum.run()
+        sum.waitUntilExit()
+        let digest = String(String(decoding: printed.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).prefix(64))
+        XCTAssertEqual((manifest["model"] as? [String: Any])?["sha256"] as? String, digest)
         let tokens = manifest["tokens"] as! [[String: Any]]
         for name in ["raw.npy", "cams.npy", "sheet.png", "report.html"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/" + name), name)

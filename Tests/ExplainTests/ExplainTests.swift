@@ -211,4 +211,38 @@ final class ExplainTests: XCTestCase {
             XCTAssertTrue(m.contains("\"blue\""), m)
         }
     }
+
+    /// Passes over one image share the network below the explained layer (`ForwardMemo`): a
+    /// second pass takes layer3's and layer4's outputs from the first (the very same tensors) and
+    /// computes only what lies above; another image starts over; a pass at another layer inside
+    /// layer4 still reaches it. Logits are those of a plain pass.
+    func testTheNetworkBelowTheLayerRunsOnce() throws {
+        let (dir, x, _) = try load("classifier-resnet18")
+        guard case let .classification(classifier, _) = dir.model else { return XCTFail("wrong task") }
+        let plain = classifier.logits(x, ForwardContext()).values
+        let watched: Set<String> = ["layer3", "layer4", "fc"]
+        let memo = ForwardMemo(layer: "layer4")
+        memo.use(for: x)
+        let first = ForwardContext(capturing: watched, memo: memo), second = ForwardContext(capturing: watched, memo: memo)
+        XCTAssertEqual(classifier.logits(x, first).values, plain)
+        XCTAssertEqual(classifier.logits(x, second).values, plain)
+        XCTAssertTrue(second.captured["layer3"] === first.captured["layer3"], "layer3 ran again")
+        XCTAssertTrue(second.captured["layer4"] === first.captured["layer4"], "layer4 ran again")
+        XCTAssertFalse(second.captured["fc"] === first.captured["fc"], "above the layer, the pass computes")
+
+        let other = x * 0.5
+        memo.use(for: other)
+        let third = ForwardContext(capturing: watched, memo: memo)
+        XCTAssertEqual(classifier.logits(other, third).values, classifier.logits(other, ForwardContext()).values)
+        XCTAssertFalse(third.captured["layer3"] === first.captured["layer3"], "another image starts over")
+
+        let inner = ForwardMemo(layer: "layer4.1.conv2")
+        inner.use(for: x)
+        _ = classifier.logits(x, ForwardContext(memo: inner))
+        let deep = ForwardContext(capturing: ["layer3", "layer4.1.conv2"], memo: inner)
+        // Observing a layer inside a block unfuses the block, as without a memo.
+        XCTAssertEqual(classifier.logits(x, deep).values,
+                       classifier.logits(x, ForwardContext(capturing: ["layer4.1.conv2"])).values)
+        XCTAssertNotNil(deep.captured["layer4.1.conv2"], "the layer inside an ancestor is reached")
+    }
 }
