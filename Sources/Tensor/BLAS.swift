@@ -1,5 +1,8 @@
 import CBLAS
 import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
 import Synchronization
 
 /// Products go to OpenBLAS — sgemm, or sgemv for a single row or column: every
@@ -102,9 +105,17 @@ enum BLAS {
     /// OpenBLAS's own thread count (OPENBLAS_NUM_THREADS, else the cores), read
     /// once before it is set to one for good.
     private static let defaultThreads = Int(openblas_get_num_threads())
-    private static let openBLASOnOneThread: Void = {
+    static let openBLASOnOneThread: Void = {
         _ = defaultThreads
         openblas_set_num_threads(1)
+        // The worker threads OpenBLAS started when it was loaded wait for work
+        // spinning (sched_yield) for about 0.1 s before they sleep: a core's
+        // worth that a one-shot command would lose. Stopping them is what
+        // OpenBLAS itself does before a fork; with one thread it never needs them.
+        typealias Shutdown = @convention(c) () -> Int32
+        if let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "blas_thread_shutdown_") {
+            _ = unsafeBitCast(symbol, to: Shutdown.self)()
+        }
     }()
 
     /// The thread count `setBLASThreads` chose; 0 until it is called.
@@ -146,6 +157,13 @@ enum BLAS {
 /// share of each batch per thread). The bodies must not write shared memory.
 public func concurrently(_ count: Int, _ body: (Int) -> Void) {
     BLAS.concurrently(count, body)
+}
+
+/// Puts OpenBLAS on one thread and stops the workers it started when it was
+/// loaded, which otherwise spin on a core for a while: the first thing a
+/// program that multiplies should do (products do it anyway, later).
+public func startBLAS() {
+    BLAS.openBLASOnOneThread
 }
 
 /// Sets how many threads a large product is split between (default: OpenBLAS's

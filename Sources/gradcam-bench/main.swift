@@ -111,6 +111,7 @@ func pytorchScript(_ o: Options) -> String? {
 }
 
 func main() throws {
+    startBLAS()
     let o = try parseOptions()
     let p = Protocol(quick: o.quick, threads: o.threads)
 

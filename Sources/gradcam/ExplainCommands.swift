@@ -104,6 +104,7 @@ func loadModel(_ path: String?, task: String, hashing: Bool = false) throws -> M
 /// Turns an explained sequence into an export and writes it or prints its manifest.
 func emit(_ sequence: ExplainedSequence, task: ExportDocument.Task, image: LoadedImage, model: ModelDirectory,
           flags: ExplainFlags, score: ScoreKind, question: ReadQuestion? = nil, out: String?) throws {
+    guard out != nil || flags.json else { return }
     let doc = try exportDocument(sequence, task: task, image: image, model: model, flags: flags, score: score,
                                  question: question)
     if let out {

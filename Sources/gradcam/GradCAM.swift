@@ -27,6 +27,7 @@ struct GradCAM: ParsableCommand {
     /// Exit codes as cli.md gives them: 0, 1 for a runtime failure, 64 for a
     /// usage error; 128 + the signal when interrupted (after a clean stop).
     static func main() {
+        startBLAS()
         do {
             var command = try parseAsRoot()
             try command.run()
