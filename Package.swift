@@ -51,6 +51,7 @@ let package = Package(
         .executableTarget(name: "gradcam", dependencies: [
             "Export", "Explain", "Decoding", "Training", "ShapesWorld", "Models", "Imaging", "Text", "Tensor",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .executableTarget(name: "gradcam-bench", dependencies: ["Tensor", "Models", "Explain", "Export"]),
 

@@ -111,7 +111,13 @@ public final class Trainer {
     /// An error thrown by `progress` stops training; the last saved epoch stays.
     public func run(out: String, resume: Bool, progress: (TrainingProgress) throws -> Void) throws {
         var firstEpoch = 0
-        if resume { firstEpoch = try restore(from: out) }
+        if resume {
+            firstEpoch = try restore(from: out)
+            guard firstEpoch < options.epochs else {
+                throw TrainingError("\(out) has been trained for \(firstEpoch) epochs already; "
+                                    + "give --epochs above \(firstEpoch) to train it further")
+            }
+        }
         let parameters = model.root.trainableParameters
         let start = Date()
         var stepsDone = 0
@@ -139,9 +145,9 @@ public final class Trainer {
                                           skippedImages: skippedImages))
             }
             for p in parameters { p.value = p.value.detached() }
-            let last = epoch + 1 == options.epochs
-            try ModelDirectory.save(config: config, model: model, to: out,
-                                    extraFiles: last ? [:] : try checkpoint(epoch: epoch + 1))
+            // The optimiser's state is kept after the last epoch too, so a finished
+            // run can be resumed for more epochs.
+            try ModelDirectory.save(config: config, model: model, to: out, extraFiles: try checkpoint(epoch: epoch + 1))
         }
     }
 

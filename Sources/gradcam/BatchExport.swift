@@ -1,4 +1,5 @@
 import ArgumentParser
+import Crypto
 import Explain
 import Export
 import Foundation
@@ -13,10 +14,13 @@ struct BatchExport: ParsableCommand {
             --images is a folder (its .jpg, .jpeg and .png files, sorted by name) or a text file \
             with one image path per line. For a VQA model, --questions is a JSON file: \
             [{"image": "path", "question": "…"}, …]. Item i goes to OUT/<image name> (VQA: \
-            OUT/<image name>-q<i>). --shard I/N (0 ≤ I < N) takes the items whose index is I \
-            modulo N, so N copies can run side by side under any batch scheduler; --resume skips \
-            items whose export is complete. Each export is written atomically, so an interrupted \
-            run leaves no partial item.
+            OUT/<image name>-q<i>); images of the same name (cats/001.png, dogs/001.png) get \
+            the first 8 hex digits of their path's SHA-256 after it (001-1a2b3c4d), the same in \
+            every run and shard. --shard I/N (0 ≤ I < N) takes the items whose index is I \
+            modulo N, so N copies can run side by side on one OUT under any batch scheduler. An \
+            item already in OUT is refused unless --resume (skip it when it was made with the same \
+            model and settings, redo it otherwise, and say so) or --force (redo it). Each export \
+            is written atomically, so an interrupted run leaves no partial item.
 
             Examples:
               gradcam export --model Models/shapes-captioner \\
@@ -57,19 +61,21 @@ struct BatchExport: ParsableCommand {
                   let list = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]] else {
                 throw CLIError("\(questions): expected a JSON array of {\"image\": …, \"question\": …} objects")
             }
-            return try list.enumerated().map { i, entry in
+            let pairs = try list.enumerated().map { i, entry -> (String, String) in
                 guard let image = entry["image"] as? String, let q = entry["question"] as? String else {
                     throw CLIError("\(questions): item \(i) needs \"image\" and \"question\" strings")
                 }
-                return Item(image: image, question: q, name: safeName(image) + "-q\(i)")
+                return (image, q)
             }
+            let names = Self.itemNames(pairs.map(\.0))
+            return pairs.enumerated().map { i, pair in Item(image: pair.0, question: pair.1, name: names[i] + "-q\(i)") }
         }
         let source = images!
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: source, isDirectory: &isDirectory) else {
             throw CLIError("\(source): no such folder or file")
         }
-        let paths: [String]
+        var paths: [String]
         if isDirectory.boolValue {
             paths = try FileManager.default.contentsOfDirectory(atPath: source).sorted()
                 .filter { ["jpg", "jpeg", "png"].contains(($0 as NSString).pathExtension.lowercased()) }
@@ -80,12 +86,33 @@ struct BatchExport: ParsableCommand {
             }
             paths = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         }
+        // An image listed twice is explained once.
+        var seen = Set<String>()
+        paths = paths.filter { seen.insert(Self.identity($0)).inserted }
         guard !paths.isEmpty else { throw CLIError("\(source): no images (.jpg, .jpeg, .png) found") }
-        return paths.map { Item(image: $0, question: nil, name: safeName($0)) }
+        return zip(paths, Self.itemNames(paths)).map { Item(image: $0, question: nil, name: $1) }
     }
 
+    /// The item folders' names: each image's file name without extension, made
+    /// safe; where images of different paths share one, each gets the first 8
+    /// hex digits of its path's SHA-256 after it. A name depends on the whole
+    /// list, never on the shard, so every shard and run gives the same names.
+    static func itemNames(_ paths: [String]) -> [String] {
+        let stems = paths.map(safeName)
+        var pathsByStem: [String: Set<String>] = [:]
+        for (stem, path) in zip(stems, paths) { pathsByStem[stem, default: []].insert(identity(path)) }
+        return zip(stems, paths).map { stem, path in
+            guard pathsByStem[stem]!.count > 1 else { return stem }
+            let digest = SHA256.hash(data: Data(identity(path).utf8))
+            return stem + "-" + digest.prefix(4).map { String(format: "%02x", $0) }.joined()
+        }
+    }
+
+    /// The path as one file: absolute and standardised.
+    static func identity(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.path }
+
     /// The image's file name without extension, safe as a folder name.
-    func safeName(_ path: String) -> String {
+    static func safeName(_ path: String) -> String {
         let stem = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
         return String(stem.unicodeScalars.map { CharacterSet.alphanumerics.contains($0) || "-_.".unicodeScalars.contains($0) ? Character($0) : "_" })
     }
@@ -94,44 +121,122 @@ struct BatchExport: ParsableCommand {
         let (index, count) = try parsedShard()
         let out = flags.out!
         var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: out, isDirectory: &isDirectory) {
-            guard isDirectory.boolValue else { throw CLIError("\(out) exists and is not a directory") }
-            guard resume || flags.force else {
-                throw CLIError("\(out) exists; use --resume to finish it or --force to overwrite its items")
-            }
-        }
+        let existed = FileManager.default.fileExists(atPath: out, isDirectory: &isDirectory)
+        if existed && !isDirectory.boolValue { throw CLIError("\(out) exists and is not a directory") }
         let dir = try loadModel(model, task: "", hashing: true)
+        switch (dir.config.task, questions) {
+        case (.vqa, nil):
+            throw CLIError("\(model) is a VQA model: give --questions FILE, a JSON list of {\"image\": …, \"question\": …}")
+        case (.captioning, _?), (.classification, _?):
+            throw CLIError("\(model) is a \(dir.config.task.rawValue) model, which takes --images, not --questions")
+        default: break
+        }
         let all = try items()
         let mine = all.enumerated().filter { $0.offset % count == index }.map(\.element)
+        let target = { (item: Item) in (out as NSString).appendingPathComponent(item.name) }
+        // Items already there are refused before any work, unless --resume or --force says what to do.
+        if !resume && !flags.force, let first = mine.first(where: { FileManager.default.fileExists(atPath: target($0)) }) {
+            throw CLIError("\(target(first)) already exists; pass --resume to skip finished items (and redo those made "
+                           + "with other settings) or --force to redo them")
+        }
         do {
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         } catch {
             throw CLIError("cannot create \(out)", error)
         }
-        let bar = ProgressBar("export", total: mine.count, quiet: flags.quiet)
-        var done = 0, skipped = 0, failed: [String] = []
-        for item in mine {
-            let target = (out as NSString).appendingPathComponent(item.name)
-            if resume && FileManager.default.fileExists(atPath: target + "/manifest.json") {
-                skipped += 1
-            } else {
-                do {
-                    try explain(item, model: dir, to: target)
-                } catch {
-                    // Image errors name the file already.
-                    failed.append("\(error)")
-                    if !flags.quiet { Terminal.warn("\(error)") }
+        let bar = ProgressBar("export", total: mine.count, quiet: flags.quiet || flags.json)
+        var exported: [String] = [], skipped: [String] = [], redone: [(name: String, why: String)] = []
+        var failed: [(name: String, error: String)] = []
+        for (k, item) in mine.enumerated() {
+            defer { bar.update(k + 1) }
+            var why: String?
+            if resume, let manifest = readManifest(target(item)) {
+                why = settingsDifference(manifest, item: item, model: dir)
+                if why == nil {
+                    skipped.append(item.name)
+                    continue
                 }
             }
-            done += 1
-            bar.update(done)
+            do {
+                try explain(item, model: dir, to: target(item))
+                if let why { redone.append((item.name, why)) } else { exported.append(item.name) }
+            } catch {
+                // Image errors name the file already.
+                failed.append((item.name, "\(error)"))
+                if !flags.quiet && !flags.json { Terminal.warn("\(error)") }
+            }
         }
         bar.finish()
-        if !flags.quiet {
-            print("exported \(mine.count - skipped - failed.count) items to \(out) (shard \(index)/\(count) of \(all.count) items"
-                + (skipped > 0 ? ", \(skipped) already complete" : "") + (failed.isEmpty ? ")" : ", \(failed.count) failed)"))
+        // A folder this run made and nothing went into is not left in the way.
+        if !existed, (try? FileManager.default.contentsOfDirectory(atPath: out))?.isEmpty == true {
+            try? FileManager.default.removeItem(atPath: out)
         }
-        if !failed.isEmpty { throw CLIError("\(failed.count) of \(mine.count) items failed; the first: \(failed[0])") }
+        let summary = "shard \(index)/\(count) of \(all.count) items"
+        if flags.json {
+            let report: [String: Any] = [
+                "out": out, "shard": [index, count], "items": all.count, "exported": exported, "skipped": skipped,
+                "redone": redone.map { ["item": $0.name, "why": $0.why] },
+                "failed": failed.map { ["item": $0.name, "error": $0.error] },
+            ]
+            let data = try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys, .withoutEscapingSlashes])
+            print(String(decoding: data, as: UTF8.self))
+        } else if !flags.quiet {
+            print("exported \(Terminal.count(exported.count + redone.count, "item")) to \(out) (\(summary)"
+                + (skipped.isEmpty ? "" : ", \(skipped.count) already complete")
+                + (failed.isEmpty ? ")" : ", \(failed.count) failed)"))
+            if let first = redone.first {
+                print("redid \(Terminal.count(redone.count, "item")) made with other settings (\(first.name): \(first.why))")
+            }
+        }
+        if let first = failed.first {
+            throw CLIError("\(failed.count) of \(mine.count) items failed; the first: \(first.error)")
+        }
+    }
+
+    /// An item's manifest, when the item is complete.
+    func readManifest(_ directory: String) -> [String: Any]? {
+        guard let data = FileManager.default.contents(atPath: directory + "/manifest.json") else { return nil }
+        return try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+    }
+
+    /// What an existing item was made with that this run would make differently,
+    /// as "method gradcam, now scorecam"; nil when nothing differs.
+    func settingsDifference(_ manifest: [String: Any], item: Item, model dir: ModelDirectory) -> String? {
+        let task = dir.config.task
+        let score = flags.score ?? (task == .captioning ? .logprob : .logit)
+        var now: [(String, String)] = [
+            ("model", dir.weightsSHA256), ("method", flags.method.rawValue), ("layer", flags.layer ?? dir.explainLayer),
+            ("score", score.rawValue), ("counterfactual", "\(flags.counterfactual)"), ("normalize", flags.normalize.rawValue),
+        ]
+        var then: [String: String] = [
+            "model": (manifest["model"] as? [String: Any])?["sha256"] as? String ?? "?",
+            "method": manifest["method"] as? String ?? "?", "layer": manifest["layer"] as? String ?? "?",
+            "score": manifest["score"] as? String ?? "?", "normalize": manifest["normalize"] as? String ?? "?",
+            "counterfactual": (manifest["counterfactual"] as? Bool).map { "\($0)" } ?? "?",
+        ]
+        switch task {
+        case .captioning:
+            now.append(("beam", "\(beam)"))
+            then["beam"] = ((manifest["beam"] as? [String: Any])?["size"] as? Int).map { "\($0)" } ?? "?"
+        case .vqa, .classification:
+            let choices: Int
+            switch dir.model {
+            case let .vqa(_, _, answers): choices = answers.count
+            case let .classification(_, classes): choices = classes.count
+            case .captioning: choices = top
+            }
+            now.append(("top", "\(min(top, choices))"))
+            then["top"] = "\((manifest["tokens"] as? [Any])?.count ?? -1)"
+        }
+        if let question = item.question {
+            now.append(("question", question))
+            then["question"] = (manifest["question"] as? [String: Any])?["text"] as? String ?? "?"
+        }
+        for (key, value) in now where then[key] != value {
+            let old = then[key]!
+            return key == "model" ? "made with other weights" : "\(key) \(old), now \(value)"
+        }
+        return nil
     }
 
     func explain(_ item: Item, model dir: ModelDirectory, to target: String) throws {

@@ -72,7 +72,10 @@ struct Train: ParsableCommand {
             Reads DATA/captions.json (captioner), DATA/questions.json + answers.json (vqa) or \
             DATA/labels.json (classifier) with DATA/images/. The architecture is a small VGG with \
             batch norm for 64×64 inputs unless --config gives a config.json. Saves the model \
-            directory after every epoch (with the optimiser's state, so --resume continues).
+            directory after every epoch with the optimiser's state (training-state.*), so \
+            --resume continues an interrupted run, or a finished one with a larger --epochs (the \
+            learning-rate schedule then spans the new total). Delete training-state.* to ship \
+            the model without it.
 
             Examples:
               gradcam shapes --out data/train --count 60000 --seed 31
@@ -97,7 +100,7 @@ struct Train: ParsableCommand {
     var captionForms: String?
     @Option(help: "Start from this model directory's weights: all of them for a model of the same task and shape (continue training), else the backbone's (transfer learning).")
     var initFrom: String?
-    @Flag(help: "Continue from the last epoch saved in --out.") var resume = false
+    @Flag(help: "Continue from the last epoch saved in --out (up to --epochs in all).") var resume = false
     @Option(help: """
         Threads, each training on a share of every batch (data parallel; batch norm \
         normalises each share by its own statistics). A run is deterministic for a seed and \

@@ -105,8 +105,10 @@ func loadModel(_ path: String?, task: String, hashing: Bool = false) throws -> M
 func emit(_ sequence: ExplainedSequence, task: ExportDocument.Task, image: LoadedImage, model: ModelDirectory,
           flags: ExplainFlags, score: ScoreKind, question: ReadQuestion? = nil, out: String?) throws {
     guard out != nil || flags.json else { return }
-    let doc = try exportDocument(sequence, task: task, image: image, model: model, flags: flags, score: score,
+    var doc = try exportDocument(sequence, task: task, image: image, model: model, flags: flags, score: score,
                                  question: question)
+    // Without --out nothing is written, so the printed manifest names no file.
+    if out == nil { doc.formats = [] }
     if let out {
         try withInterruptsDeferred { try writeExport(doc, to: out, force: flags.force) }
         if !flags.quiet && !flags.json { print("report: \(out)/report.html") }

@@ -19,6 +19,9 @@ enum Terminal {
         FileHandle.standardError.write(Data(text.utf8))
     }
 
+    /// "1 item", "2 items".
+    static func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
+
     static func duration(_ seconds: Double) -> String {
         guard seconds.isFinite, seconds >= 0 else { return "--:--" }
         let s = Int(seconds.rounded())

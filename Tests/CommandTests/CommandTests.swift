@@ -196,6 +196,67 @@ final class CommandTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out).sorted(), ["grey", "palette", "rgb", "rgba"])
     }
 
+    /// What a user's trial lost (issue 22): images of one name in two folders are two items, the
+    /// same in every run; --resume redoes items made with other settings and says so; a VQA model
+    /// without --questions is refused before any folder is made; shards share one --out without
+    /// --resume; --json prints JSON, and a manifest printed without --out names no file.
+    func testBatchExportKeepsEveryItemAndTellsTheTruth() throws {
+        for folder in ["cats", "dogs"] {
+            let dir = scratch.appendingPathComponent(folder)
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(at: Self.images.appendingPathComponent(folder == "cats" ? "rgb.jpg" : "grey.jpg"),
+                                             to: dir.appendingPathComponent("001.jpg"))
+        }
+        let list = scratch.appendingPathComponent("list.txt")
+        try "cats/001.jpg\ndogs/001.jpg\ncats/001.jpg\n".write(to: list, atomically: true, encoding: .utf8)
+        let out = scratch.appendingPathComponent("batch").path
+        let export = ["export", "--model", model("classifier-vgg"), "--images", list.path, "--out", out]
+        let first = try gradcam(export + ["--json"])
+        XCTAssertEqual(first.status, 0, first.stderr)
+        let report = try JSONSerialization.jsonObject(with: Data(first.stdout.utf8)) as! [String: Any]
+        let names = (report["exported"] as! [String]).sorted()
+        XCTAssertEqual(names.count, 2, "each image once: \(names)")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out).sorted(), names)
+        XCTAssertTrue(names.allSatisfy { $0.hasPrefix("001-") && $0.count == 12 }, "\(names)")
+        let images = try names.map { name -> String in
+            let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/" + name + "/manifest.json"))) as! [String: Any]
+            return (manifest["image"] as! [String: Any])["path"] as! String
+        }
+        XCTAssertEqual(Set(images), ["cats/001.jpg", "dogs/001.jpg"])
+
+        let same = try gradcam(export + ["--resume"])
+        XCTAssertEqual(same.status, 0, same.stderr)
+        XCTAssertTrue(same.stdout.contains("exported 0 items") && same.stdout.contains("2 already complete"), same.stdout)
+        let other = try gradcam(export + ["--resume", "--method", "gradcam++"])
+        XCTAssertEqual(other.status, 0, other.stderr)
+        XCTAssertTrue(other.stdout.contains("redid 2 items made with other settings"), other.stdout)
+        XCTAssertTrue(other.stdout.contains("method gradcam, now gradcam++"), other.stdout)
+        for name in names {
+            let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/" + name + "/manifest.json"))) as! [String: Any]
+            XCTAssertEqual(manifest["method"] as? String, "gradcam++")
+        }
+
+        let vqaOut = scratch.appendingPathComponent("vqa-batch").path
+        let noQuestions = try gradcam(["export", "--model", model("vqa-flat"), "--images", list.path, "--out", vqaOut])
+        XCTAssertEqual(noQuestions.status, 1)
+        XCTAssertTrue(noQuestions.stderr.contains("is a VQA model: give --questions"), noQuestions.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: vqaOut), "a refused run left its --out behind")
+
+        let shards = scratch.appendingPathComponent("shards").path
+        for shard in ["0/2", "1/2"] {
+            let run = try gradcam(["export", "--model", model("classifier-vgg"), "--images", list.path, "--out", shards, "--shard", shard])
+            XCTAssertEqual(run.status, 0, "shard \(shard): \(run.stderr)")
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: shards).sorted(), names)
+
+        let printed = try gradcam(["caption", image, "--model", model("captioner-vgg-fc7"), "--json"])
+        XCTAssertEqual(printed.status, 0, printed.stderr)
+        let manifest = try JSONSerialization.jsonObject(with: Data(printed.stdout.utf8)) as! [String: Any]
+        XCTAssertNil(manifest["raw"])
+        XCTAssertNil(manifest["cams"])
+        XCTAssertFalse((manifest["tokens"] as! [[String: Any]]).contains { $0["overlay"] != nil })
+    }
+
     /// `eval --json` of the shipped VQA model and captioner on a fresh split: each kind's counts add up
     /// to the overall count, its pointing games average to the overall one, and Grad-CAM beats the
     /// centre baseline.

@@ -137,8 +137,14 @@ final class InterruptTests: XCTestCase {
         XCTAssertEqual(resumed.status, 0, resumed.stderr)
         XCTAssertTrue(resumed.stdout.contains("epoch \(next + 1)/\(next + 1)"), resumed.stdout)
         XCTAssertFalse(resumed.stdout.contains("epoch \(next)/"), "an epoch already done was trained again: \(resumed.stdout)")
-        // The last epoch is saved without the optimiser's state.
-        XCTAssertFalse(FileManager.default.fileExists(atPath: path("model/training-state.json")))
+        // A finished run keeps the optimiser's state: it can be resumed for more epochs, and
+        // resuming it for no more epochs says so.
+        let finished = try gradcam(train + ["--epochs", "\(next + 2)", "--resume"])
+        XCTAssertEqual(finished.status, 0, finished.stderr)
+        XCTAssertTrue(finished.stdout.contains("epoch \(next + 2)/\(next + 2)"), finished.stdout)
+        let done = try gradcam(train + ["--epochs", "\(next + 2)", "--resume"])
+        XCTAssertEqual(done.status, 1)
+        XCTAssertTrue(done.stderr.contains("trained for \(next + 2) epochs already"), done.stderr)
         XCTAssertEqual(partials(), [])
     }
 }

@@ -60,9 +60,10 @@ final class TrainingTests: XCTestCase {
         XCTAssertEqual(losses.count, 10)
         // Dropout makes single epochs noisy: compare the last three epochs' mean with the first.
         XCTAssertLessThan(losses.suffix(3).reduce(0, +) / 3, losses.first! * 0.7, "loss did not fall: \(losses)")
-        // The saved model loads and has no training state left in it.
+        // The saved model loads and keeps its training state, for more epochs later.
         let saved = try ModelDirectory(path: dir.appendingPathComponent("a").path)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("a/training-state.json").path))
+        let state = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("a/training-state.json")))
+        XCTAssertEqual((state as? [String: Any])?["next_epoch"] as? Int, 10)
 
         // The same seed gives the same weights.
         let again = try newModel(config)
