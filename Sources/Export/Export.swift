@@ -73,11 +73,11 @@ private func writeContents(_ doc: ExportDocument, into dir: String) throws {
     }
     let png = doc.formats.contains(.png)
     guard png || doc.formats.contains(.html) else { return }
-    let maps = displayMaps(doc), painter = Painter(doc)
+    let shown = displays(doc), painter = Painter(doc)
     // The sheet, the largest image, starts first; the overlays run beside it.
     let sheet = png ? 1 : 0
-    var overlays = try concurrentMap(sheet + maps.count) { k in
-        try (k < sheet ? painter.contactSheet(maps: maps) : painter.overlay(maps[k - sheet])).encodePNG()
+    var overlays = try concurrentMap(sheet + shown.count) { k in
+        try (k < sheet ? painter.contactSheet(shown) : painter.overlay(shown[k - sheet])).encodePNG()
     }
     if png {
         try writeFile(dir + "/sheet.png", overlays.removeFirst())

@@ -2,32 +2,54 @@ import Explain
 import Foundation
 import Imaging
 
-/// The map each overlay shows, [H·W] values for the colour map's [0, 1]:
-/// the entry's map from cams.npy, except that
-/// - with `--normalize none` the maps are divided by their largest value over
-///   the whole sequence (as computed they can be any size; one divisor keeps
-///   their strengths comparable, like `sequence`);
-/// - guided backpropagation, which has no cam, shows the guided gradient's
-///   absolute value summed over the colour channels, min-max normalised per entry.
-func displayMaps(_ doc: ExportDocument) -> [[Float]] {
+/// What an entry's overlay shows.
+enum Display: Sendable {
+    /// A map for the colour map's [0, 1], [H·W] at the model input's size,
+    /// drawn over the image.
+    case heat([Float])
+    /// A picture of its own at the model input's size: the guided gradient
+    /// (guided backpropagation, Guided Grad-CAM), drawn as the paper shows it.
+    case picture(RGBImage)
+}
+
+/// Each entry's display: the guided gradient for the guided methods (for
+/// Guided Grad-CAM, guided backpropagation times the Grad-CAM map, whose cam
+/// alone is in cams.npy), else the map from cams.npy — with `--normalize none`
+/// divided by its largest value over the whole sequence (as computed the maps
+/// can be any size; one divisor keeps their strengths comparable).
+func displays(_ doc: ExportDocument) -> [Display] {
     let e = doc.explanation, t = doc.count
-    let plane = e.inputSize.height * e.inputSize.width
-    if e.method.hasLayerMap, let cams = e.cams {
-        let values = cams.values
-        let scale: Float = doc.normalize == .none ? 1 / (values.max().flatMap { $0 > 0 ? $0 : nil } ?? 1) : 1
-        return (0..<t).map { k in values[(k * plane)..<((k + 1) * plane)].map { $0 * scale } }
+    let (height, width) = e.inputSize
+    let plane = height * width
+    if e.method.needsGuidedGradient, let guided = e.guided {
+        let g = guided.values
+        return (0..<t).map { k in .picture(gradientImage(g[(k * 3 * plane)..<((k + 1) * 3 * plane)], width: width, height: height)) }
     }
-    guard let guided = e.guided else { return [] }
-    let g = guided.values
-    return (0..<t).map { k in
-        var map = [Float](repeating: 0, count: plane)
+    guard let cams = e.cams else { return [] }
+    let values = cams.values
+    let scale: Float = doc.normalize == .none ? 1 / (values.max().flatMap { $0 > 0 ? $0 : nil } ?? 1) : 1
+    return (0..<t).map { k in .heat(values[(k * plane)..<((k + 1) * plane)].map { $0 * scale }) }
+}
+
+/// A gradient [3, H, W] as an image, as the guided backpropagation papers (and
+/// pytorch-grad-cam's `deprocess_image`) show it: centred, scaled to a
+/// standard deviation of 0.1 around grey, clipped. pytorch-grad-cam divides by
+/// std + 1e-5, which turns the gradient of a confident word (std ~1e-9) grey;
+/// here only a zero std is left alone.
+func gradientImage(_ g: ArraySlice<Float>, width: Int, height: Int) -> RGBImage {
+    let n = Float(g.count)
+    let mean = g.reduce(0, +) / n
+    let deviation = (g.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / n).squareRoot()
+    let std = deviation > 0 ? deviation : 1
+    let plane = width * height, start = g.startIndex
+    var pixels = [UInt8](repeating: 0, count: 3 * plane)
+    for i in 0..<plane {
         for c in 0..<3 {
-            let base = (k * 3 + c) * plane
-            for i in 0..<plane { map[i] += abs(g[base + i]) }
+            let v = (g[start + c * plane + i] - mean) / std * 0.1 + 0.5
+            pixels[3 * i + c] = UInt8((Swift.min(Swift.max(v, 0), 1) * 255).rounded())
         }
-        let lo = map.min() ?? 0, span = (map.max() ?? 0) - lo
-        return span > 0 ? map.map { ($0 - lo) / span } : [Float](repeating: 0, count: plane)
     }
+    return RGBImage(width: width, height: height, pixels: pixels)
 }
 
 /// What drawing needs from a document. It is `Sendable`, so the overlays
@@ -39,26 +61,45 @@ struct Painter: Sendable {
     let mapHeight: Int, mapWidth: Int
     let colormap: Colormap
     let alpha: Float
-    /// Each entry's label and the score that labels its thumbnail.
-    let labels: [(text: String, score: Float)]
+    /// Each entry's label and what is written under it: its probability where
+    /// the document has one (a word's is exp(log p)), else the score.
+    let labels: [(text: String, detail: String)]
+    /// The method, layer and score, written at the top of the sheet.
+    let settings: String
 
     init(_ doc: ExportDocument) {
         image = doc.image
         (mapHeight, mapWidth) = doc.explanation.inputSize
         colormap = doc.colormap
         alpha = doc.alpha
-        labels = doc.explanation.entries.map { ($0.label, $0.score) }
+        let probabilities = doc.logprobs.map { $0.map { Foundation.exp($0) } } ?? doc.probabilities
+        labels = doc.explanation.entries.enumerated().map { k, entry in
+            (entry.label, probabilities.map { "p " + formatted($0[k]) } ?? "score " + formatted(entry.score))
+        }
+        let e = doc.explanation
+        settings = e.method.rawValue + (e.method.hasLayerMap ? " at " + e.layer : "") + ", score " + doc.score.rawValue
+            + (doc.counterfactual ? ", counterfactual" : "")
     }
 
-    /// A map over the original image at its original size.
-    func overlay(_ map: [Float]) -> RGBImage {
-        image.overlay(map: map, mapWidth: mapWidth, mapHeight: mapHeight, colormap: colormap, alpha: alpha)
+    /// An entry's display at the original image's size: a map over the image,
+    /// or the guided gradient's picture.
+    func overlay(_ display: Display) -> RGBImage {
+        draw(display, over: image)
     }
 
-    /// The contact sheet: the original image, then every entry's overlay, at
-    /// most `columns` to a row and each at most `thumbnail` pixels on its
-    /// longer side, labelled with the token and its score.
-    func contactSheet(maps: [[Float]], columns: Int = 8, thumbnail: Int = 160) -> RGBImage {
+    private func draw(_ display: Display, over base: RGBImage) -> RGBImage {
+        switch display {
+        case .heat(let map):
+            return base.overlay(map: map, mapWidth: mapWidth, mapHeight: mapHeight, colormap: colormap, alpha: alpha)
+        case .picture(let picture):
+            return picture.resized(width: base.width, height: base.height)
+        }
+    }
+
+    /// The contact sheet: the settings, the original image, then every
+    /// entry's display, at most `columns` to a row and each at most `thumbnail`
+    /// pixels on its longer side, labelled with the token and its probability.
+    func contactSheet(_ displays: [Display], columns: Int = 8, thumbnail: Int = 160) -> RGBImage {
         let scale = min(1, Double(thumbnail) / Double(max(image.width, image.height)))
         let tw = max(1, Int((Double(image.width) * scale).rounded()))
         let th = max(1, Int((Double(image.height) * scale).rounded()))
@@ -68,15 +109,17 @@ struct Painter: Sendable {
         let pad = 8, line = RGBImage.textSize("X").height + 3
         let cellWidth = max(tw, RGBImage.textSize(String(repeating: "X", count: 12)).width)
         let cellHeight = th + 2 * line + 4
-        let cells = [("image", "\(image.width)x\(image.height)", base)] + zip(labels, maps).map { label, map in
-            (label.text, "score " + formatted(label.score),
-             base.overlay(map: map, mapWidth: mapWidth, mapHeight: mapHeight, colormap: colormap, alpha: alpha))
+        let cells = [("image", "\(image.width)x\(image.height)", base)] + zip(labels, displays).map { label, display in
+            (label.text, label.detail, draw(display, over: base))
         }
         let perRow = min(columns, cells.count), rows = (cells.count + perRow - 1) / perRow
-        var sheet = RGBImage(width: pad + perRow * (cellWidth + pad), height: pad + rows * (cellHeight + pad))
+        let top = pad + line
+        var sheet = RGBImage(width: max(pad + perRow * (cellWidth + pad), RGBImage.textSize(settings).width + 2 * pad),
+                             height: top + pad + rows * (cellHeight + pad))
+        sheet.drawText(settings, x: pad, y: pad, color: (0, 0, 0))
         let maxChars = (cellWidth + 1) / 6
         for (i, (title, subtitle, thumb)) in cells.enumerated() {
-            let x = pad + (i % perRow) * (cellWidth + pad), y = pad + (i / perRow) * (cellHeight + pad)
+            let x = pad + (i % perRow) * (cellWidth + pad), y = top + pad + (i / perRow) * (cellHeight + pad)
             sheet.paste(thumb, x: x + (cellWidth - tw) / 2, y: y)
             sheet.drawText(truncated(title, maxChars), x: x, y: y + th + 4, color: (0, 0, 0))
             sheet.drawText(truncated(subtitle, maxChars), x: x, y: y + th + 4 + line, color: (90, 90, 90))

@@ -101,18 +101,23 @@ extension Tensor {
         let ax = normalizedAxis(axis, rank: rank, op: "logSoftmax")
         let (outer, n, inner) = splitAround(shape, axis: ax)
         let px = storage.pointer
+        // Exact for a confident entry (p → 1, log p ≈ −1e-7), where a caption's
+        // words mostly are: log Σ exp is log1p of the sum without the largest
+        // term, and the gradient's 1 − p is −expm1(log p). Computed as
+        // log(s) and g − p·Σg, both would be rounding noise in float32 — and so
+        // would every Grad-CAM map of such a word.
         let out = Tensor(shape: shape) { po in
             Tensor.forEachLine(outer: outer, n: n, inner: inner) { base in
-                var m = -Float.infinity
-                for k in 0..<n { m = Swift.max(m, px[base + k * inner]) }
-                var s: Float = 0
-                for k in 0..<n { s += expf(px[base + k * inner] - m) }
-                let logSum = logf(s)
+                var m = -Float.infinity, top = 0
+                for k in 0..<n where px[base + k * inner] > m { m = px[base + k * inner]; top = k }
+                var rest: Float = 0
+                for k in 0..<n where k != top { rest += expf(px[base + k * inner] - m) }
+                let logSum = log1pf(rest)
                 for k in 0..<n { po[base + k * inner] = (px[base + k * inner] - m) - logSum }
             }
         }
         return Tensor.result(shape, out.storage, op: "log_softmax", inputs: [self]) { g, _ in
-            // dx = g − softmax · Σ g
+            // dx = g − p·Σg, as −g·expm1(log p) − p·(Σg − g) where g ≠ 0.
             let pg = g.storage.pointer, py = out.storage.pointer
             return [Tensor(shape: out.shape) { pr in
                 Tensor.forEachLine(outer: outer, n: n, inner: inner) { base in
@@ -120,7 +125,7 @@ extension Tensor {
                     for k in 0..<n { s += pg[base + k * inner] }
                     for k in 0..<n {
                         let j = base + k * inner
-                        pr[j] = pg[j] - expf(py[j]) * s
+                        pr[j] = pg[j] == 0 ? -expf(py[j]) * s : -pg[j] * expm1f(py[j]) - expf(py[j]) * (s - pg[j])
                     }
                 }
             }]

@@ -93,16 +93,19 @@ final class ExportTests: XCTestCase {
             XCTAssertEqual(overlay, doc.image.overlay(map: map, mapWidth: 32, mapHeight: 32, colormap: .jet, alpha: 0.5))
         }
         let sheet = try RGBImage(contentsOf: out + "/sheet.png")
-        XCTAssertEqual(sheet.height, 8 + 30 + 2 * 10 + 4 + 8, "one row: thumbnail and two label lines")
+        XCTAssertEqual(sheet.height, 8 + 10 + 8 + 30 + 2 * 10 + 4 + 8, "the settings, then one row: thumbnail and two label lines")
         XCTAssertGreaterThanOrEqual(sheet.width, 4 * 40)
     }
 
     func testSheetWrapsAfterEightAndShrinksLargeImages() throws {
         let doc = captionDocument(labels: (0..<9).map { "w\($0)" }, image: rampImage(width: 320, height: 200))
-        let sheet = Painter(doc).contactSheet(maps: displayMaps(doc))
-        // Ten cells (the image and nine words): 8 on the first row, 2 on the second; thumbnails 160×100.
+        let sheet = Painter(doc).contactSheet(displays(doc))
+        // Under each word its probability, not a log-probability that reads -0.000.
+        XCTAssertEqual(Painter(doc).labels[1].detail, "p " + formatted(Foundation.exp(doc.logprobs![1])))
+        // The settings' line, then ten cells (the image and nine words): 8 on the first row, 2 on the
+        // second; thumbnails 160×100.
         XCTAssertEqual(sheet.width, 8 + 8 * (160 + 8))
-        XCTAssertEqual(sheet.height, 8 + 2 * (100 + 2 * 10 + 4 + 8))
+        XCTAssertEqual(sheet.height, 8 + 10 + 8 + 2 * (100 + 2 * 10 + 4 + 8))
     }
 
     func testEmptyCaption() throws {
@@ -134,20 +137,36 @@ final class ExportTests: XCTestCase {
         let record = try XCTUnwrap((m["tokens"] as? [[String: Any]])?.first)
         XCTAssertEqual(Set(record.keys), ["index", "token", "id", "logprob", "score", "overlay"])
 
-        // The overlay shows |gradient| summed over channels, min-max normalised.
-        let map = displayMaps(doc)[0]
-        XCTAssertEqual(map.min(), 0)
-        XCTAssertEqual(map.max(), 1)
+        // The overlay is the guided gradient as the paper shows it (centred, std 0.1 around grey,
+        // clipped), at the image's size — not a heat map; a confident word's tiny gradient too.
         let g = try XCTUnwrap(doc.explanation.guided?.values)
-        let sum = (0..<3).map { abs(g[$0 * 1024 + 5]) }.reduce(0, +)
-        let all = (0..<1024).map { i in (0..<3).map { abs(g[$0 * 1024 + i]) }.reduce(0, +) }
-        XCTAssertEqual(map[5], (sum - all.min()!) / (all.max()! - all.min()!), accuracy: 1e-6)
+        let first = Array(g[0..<(3 * 1024)])
+        let mean = first.reduce(0, +) / 3072
+        let std = (first.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / 3072).squareRoot()
+        let picture = gradientImage(first[...], width: 32, height: 32)
+        for (i, c) in [(5, 0), (700, 2)] {
+            let want = UInt8((min(max((first[c * 1024 + i] - mean) / std * 0.1 + 0.5, 0), 1) * 255).rounded())
+            XCTAssertEqual(picture.pixels[3 * i + c], want)
+        }
+        let tiny = gradientImage(first.map { $0 * 1e-8 }[...], width: 32, height: 32)
+        XCTAssertLessThanOrEqual(zip(tiny.pixels, picture.pixels).map { abs(Int($0) - Int($1)) }.max()!, 1,
+                                 "a gradient 1e-8 times smaller draws the same picture")
+        let overlay = try RGBImage(contentsOf: out + "/overlays/" + (record["overlay"] as! String).dropFirst("overlays/".count))
+        XCTAssertEqual(overlay, picture.resized(width: doc.image.width, height: doc.image.height))
     }
 
     func testGuidedGradcamWritesAllArrays() throws {
         let out = dir + "/gg"
-        try writeExport(captionDocument(labels: ["red"], method: .guidedGradcam), to: out)
+        let doc = captionDocument(labels: ["red"], method: .guidedGradcam)
+        try writeExport(doc, to: out)
         XCTAssertEqual(listing(out), ["cams.npy", "guided.npy", "manifest.json", "overlays", "raw.npy", "report.html", "sheet.png"])
+        // What is drawn is Guided Grad-CAM (guided.npy), not the Grad-CAM factor of cams.npy, and the
+        // sheet says which method it shows.
+        let overlay = try RGBImage(contentsOf: out + "/overlays/00-red.png")
+        let guided = try XCTUnwrap(doc.explanation.guided?.values)
+        XCTAssertEqual(overlay, gradientImage(guided[...], width: 32, height: 32).resized(width: doc.image.width, height: doc.image.height))
+        XCTAssertNotEqual(overlay, Painter(doc).overlay(.heat(Array(doc.explanation.cams!.values))))
+        XCTAssertTrue(Painter(doc).settings.hasPrefix("guided-gradcam at "), Painter(doc).settings)
     }
 
     func testVQAManifest() throws {

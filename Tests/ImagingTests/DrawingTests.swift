@@ -66,6 +66,18 @@ final class DrawingTests: XCTestCase {
         XCTAssertEqual(inkCount(big), 18 * 4)
     }
 
+    /// Letters with a tail (g, p, q, y) sit at x-height, two rows below a digit's top: "green"
+    /// and "large" once read "9reen" and "lar9e", g being a 9 drawn full height.
+    func testTailedLettersSitBelowDigits() {
+        func topRow(_ text: String) -> Int {
+            var canvas = RGBImage(width: 8, height: 8)
+            canvas.drawText(text, x: 0, y: 0, color: (0, 0, 0))
+            return (0..<8).first { y in (0..<8).contains { canvas[$0, y] != (255, 255, 255) } }!
+        }
+        for letter in ["g", "p", "q", "y"] { XCTAssertEqual(topRow(letter), 2, letter) }
+        XCTAssertEqual(topRow("9"), 0)
+    }
+
     func testNonASCIIDrawsQuestionMark() {
         var accented = RGBImage(width: 8, height: 8)
         accented.drawText("é", x: 0, y: 0, color: (0, 0, 0))

@@ -1,3 +1,4 @@
+import Foundation
 import Tensor
 import XCTest
 
@@ -14,6 +15,25 @@ final class OpGradientTests: XCTestCase {
             checkGradients([a, b]) { $0[0] * $0[1] }
             checkGradients([a, bPositive], eps: 1e-3) { $0[0] / $0[1] }
         }
+    }
+
+    /// A word the model is sure of (log p ≈ −6e-8): log p and its gradient against a float64
+    /// computation, entry by entry. In float32, log(Σ exp) and 1 − p round to noise there
+    /// (1 − p was 0 or 1.2e-7 for a true 6e-8), and so did every Grad-CAM map of such a word.
+    func testLogSoftmaxOfAConfidentEntryIsExact() throws {
+        let logits: [Float] = [18, 0, 0.5, -1, 0.25]
+        let x = Tensor(shape: [1, 5], values: logits).tracked()
+        let y = x.logSoftmax(axis: 1)
+        let g = try gradients(of: y, withRespectTo: [x], seed: Tensor(shape: [1, 5], values: [1, 0, 0, 0, 0]))[0].values
+        let d = logits.map(Double.init)
+        let rest = d.dropFirst().map { Foundation.exp($0 - d[0]) }.reduce(0, +)
+        let logp = d.map { $0 - d[0] - Foundation.log1p(rest) }
+        let want = [-Foundation.expm1(logp[0])] + logp.dropFirst().map { -Foundation.exp($0) }
+        XCTAssertEqual(Double(y.values[0]), logp[0], accuracy: 1e-6 * abs(logp[0]))
+        XCTAssertLessThan(logp[0], -1e-8)
+        for k in 0..<5 { XCTAssertEqual(Double(g[k]), want[k], accuracy: 1e-5 * abs(want[k]), "entry \(k)") }
+        // And an ordinary seed still checks against finite differences.
+        checkGradients([random([3, 7], seed: 77)]) { $0[0].logSoftmax(axis: 1) }
     }
 
     func testWholeLSTMLayer() {
