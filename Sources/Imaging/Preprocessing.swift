@@ -41,6 +41,34 @@ public struct Preprocessing: Equatable, Sendable {
         self.std = std
     }
 
+    /// What about `image` is far from what a model with this input saw, in
+    /// words for a warning: its shape stretched or cropped away, a size much
+    /// below the input's, no colour. The model still runs; a caption or an
+    /// answer for such an image says little about the model.
+    public func concerns(about image: RGBImage) -> [String] {
+        var found: [String] = []
+        let ratio = Double(image.width) / Double(image.height), inputRatio = Double(width) / Double(height)
+        let change = Swift.max(ratio, inputRatio) / Swift.min(ratio, inputRatio)
+        if change > 1.2 {
+            let size = "the image is \(image.width)×\(image.height)"
+            switch resize {
+            case .stretch:
+                found.append(size + " and is stretched to the model's \(width)×\(height) input, its shapes distorted "
+                             + "\((change * 100).rounded() / 100)×; crop it to the input's proportions first")
+            case .centerCrop:
+                found.append(size + "; the model sees only its central \(Int((100 / change).rounded()))%")
+            }
+        }
+        if image.width * 2 < width || image.height * 2 < height {
+            found.append("the image is \(image.width)×\(image.height), less than half the model's \(width)×\(height) "
+                         + "input: it is enlarged, and the model never saw so little detail")
+        }
+        if image.isGrey {
+            found.append("the image has no colour (every pixel is grey); a model trained on colour images may misread it")
+        }
+        return found
+    }
+
     /// The size the image is resized to before any crop. For "center-crop"
     /// the longer side is `Int(s * long / short)`, truncated as torchvision does.
     func resizedSize(of image: RGBImage) -> (width: Int, height: Int) {

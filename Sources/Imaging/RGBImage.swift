@@ -89,3 +89,12 @@ public struct RGBImage: Equatable, Sendable {
 func centerOffset(_ size: Int, _ crop: Int) -> Int {
     Int((Double(size - crop) / 2).rounded(.toNearestOrEven))
 }
+
+extension RGBImage {
+    /// Whether every pixel is grey (red = green = blue).
+    public var isGrey: Bool {
+        pixels.withUnsafeBufferPointer { p in
+            stride(from: 0, to: p.count, by: 3).allSatisfy { p[$0] == p[$0 + 1] && p[$0] == p[$0 + 2] }
+        }
+    }
+}

@@ -240,7 +240,7 @@ struct BatchExport: ParsableCommand {
     }
 
     func explain(_ item: Item, model dir: ModelDirectory, to target: String) throws {
-        let image = try LoadedImage(path: item.image, model: dir)
+        let image = try LoadedImage(path: item.image, model: dir, quiet: flags.quiet || flags.json)
         var itemFlags = flags
         itemFlags.json = false
         itemFlags.quiet = true

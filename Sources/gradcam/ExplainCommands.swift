@@ -77,12 +77,17 @@ struct LoadedImage {
     let image: RGBImage
     let input: Tensor
 
-    init(path: String, model: ModelDirectory) throws {
+    /// Decodes the image; unless `quiet`, warns of what makes it unlike the
+    /// images the model saw (`Preprocessing.concerns`).
+    init(path: String, model: ModelDirectory, quiet: Bool) throws {
         self.path = path
         do {
             image = try RGBImage(contentsOf: path)
         } catch {
             throw CLIError("\(error)")
+        }
+        if !quiet {
+            for concern in model.preprocessing.concerns(about: image) { Terminal.warn("\(path): \(concern)") }
         }
         input = model.input(for: image)
     }
@@ -175,7 +180,7 @@ struct Caption: ParsableCommand {
         try flags.checkOut()
         let dir = try loadModel(model, task: "captioning", hashing: flags.needsManifest)
         let task = try CaptionTask(model: dir)
-        let loaded = try LoadedImage(path: image, model: dir)
+        let loaded = try LoadedImage(path: image, model: dir, quiet: flags.quiet)
         let score = flags.score ?? .logprob
         let sequences = try task.explain(image: loaded.input, caption: caption, beam: beam, nbest: nbest,
                                          maxLength: maxLength, includeEnd: includeEnd, score: score,
@@ -256,7 +261,7 @@ struct VQA: ParsableCommand {
         try flags.checkOut()
         let dir = try loadModel(model, task: "vqa", hashing: flags.needsManifest)
         let task = try VQATask(model: dir)
-        let loaded = try LoadedImage(path: image, model: dir)
+        let loaded = try LoadedImage(path: image, model: dir, quiet: flags.quiet)
         let read = try task.read(question)
         if !read.unknownWords.isEmpty {
             Terminal.warn("not in the question vocabulary, read as <unk>: \(read.unknownWords.joined(separator: ", "))")
@@ -308,7 +313,7 @@ struct Classify: ParsableCommand {
         try flags.checkOut()
         let dir = try loadModel(model, task: "classification", hashing: flags.needsManifest)
         let task = try ClassifyTask(model: dir)
-        let loaded = try LoadedImage(path: image, model: dir)
+        let loaded = try LoadedImage(path: image, model: dir, quiet: flags.quiet)
         let score = flags.score ?? .logit
         let s = try task.explain(image: loaded.input, className: className, top: top, score: score, options: flags.options())
         if !flags.quiet && !flags.json {

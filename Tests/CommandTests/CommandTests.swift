@@ -249,6 +249,13 @@ final class CommandTests: XCTestCase {
         }
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: shards).sorted(), names)
 
+        // A grey image is explained, with a warning that the model saw colour; --quiet drops it.
+        let grey = Self.images.appendingPathComponent("grey.jpg").path
+        let warned = try gradcam(["classify", grey, "--model", model("classifier-vgg")])
+        XCTAssertEqual(warned.status, 0, warned.stderr)
+        XCTAssertTrue(warned.stderr.contains("grey.jpg: the image has no colour"), warned.stderr)
+        XCTAssertEqual(try gradcam(["classify", grey, "--model", model("classifier-vgg"), "--quiet"]).stderr, "")
+
         let printed = try gradcam(["caption", image, "--model", model("captioner-vgg-fc7"), "--json"])
         XCTAssertEqual(printed.status, 0, printed.stderr)
         let manifest = try JSONSerialization.jsonObject(with: Data(printed.stdout.utf8)) as! [String: Any]

@@ -131,4 +131,23 @@ final class ResizeTests: XCTestCase {
         XCTAssertEqual(Preprocessing.ResizeMode(rawValue: "center-crop"), .centerCrop)
         XCTAssertEqual(Preprocessing.ResizeMode(rawValue: "stretch"), .stretch)
     }
+
+    /// Inputs far from what a model saw are named (issue 22's trial: a 640×480 photo stretched to a
+    /// square, grey images, an 8×8 image); an image like the training ones raises nothing.
+    func testConcernsAboutImagesUnlikeTheModelsInput() throws {
+        let stretch = try Preprocessing(width: 64, height: 64, resize: .stretch, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25])
+        func colourful(_ w: Int, _ h: Int) -> RGBImage {
+            RGBImage(width: w, height: h, pixels: (0..<(w * h * 3)).map { UInt8(($0 * 37) % 251) })
+        }
+        XCTAssertEqual(stretch.concerns(about: colourful(128, 128)), [])
+        let wide = stretch.concerns(about: colourful(640, 480))
+        XCTAssertEqual(wide.count, 1)
+        XCTAssertTrue(wide[0].contains("640×480") && wide[0].contains("distorted 1.33×"), wide[0])
+        XCTAssertTrue(stretch.concerns(about: colourful(8, 8)).first?.contains("less than half") == true)
+        let grey = RGBImage(width: 64, height: 64, pixels: (0..<(64 * 64)).flatMap { i in Array(repeating: UInt8(i % 256), count: 3) })
+        XCTAssertTrue(grey.isGrey)
+        XCTAssertEqual(stretch.concerns(about: grey), ["the image has no colour (every pixel is grey); a model trained on colour images may misread it"])
+        let crop = try Preprocessing(width: 224, height: 224, resize: .centerCrop, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25])
+        XCTAssertTrue(crop.concerns(about: colourful(600, 300)).first?.contains("central 50%") == true)
+    }
 }
