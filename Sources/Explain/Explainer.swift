@@ -51,6 +51,7 @@ public enum ExplainError: Error, CustomStringConvertible, Equatable {
     case notSpatial(String, shape: [Int])
     case notOnImagePath(String)
     case unknownTarget(String, kind: String, suggestions: [String])
+    case indexOutOfRange(Int, count: Int)
 
     public var description: String {
         switch self {
@@ -61,7 +62,10 @@ public enum ExplainError: Error, CustomStringConvertible, Equatable {
         case let .notOnImagePath(name):
             return "layer \"\(name)\" is not computed from the image, so it has no map; choose a layer of the backbone"
         case let .unknownTarget(name, kind, suggestions):
-            return "\"\(name)\" is not one of the model's \(kind)s; the closest are: \(suggestions.map { "\"\($0)\"" }.joined(separator: ", "))"
+            let kinds = kind.hasSuffix("s") ? kind + "es" : kind + "s"
+            return "\"\(name)\" is not one of the model's \(kinds); the closest are: \(suggestions.map { "\"\($0)\"" }.joined(separator: ", "))"
+        case let .indexOutOfRange(index, count):
+            return "class index \(index) is out of range: the model has \(count) classes, 0 to \(count - 1)"
         }
     }
 }

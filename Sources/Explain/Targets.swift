@@ -132,9 +132,17 @@ extension TargetSet {
 
     /// The id of a named answer or class, or an error naming the closest ones
     /// (never a silent fallback to the predicted one, as the paper's code did).
+    /// Names are matched as written, else regardless of case (questions are
+    /// case-folded, so "Blue" means "blue"); a class may also be given by its
+    /// index.
     public static func resolve(_ name: String, in vocabulary: Vocabulary, kind: String) throws -> Int {
         if let id = vocabulary.id(of: name) { return id }
-        if let id = Int(name), id >= 0, id < vocabulary.count, kind == "class" { return id }
+        let folded = vocabulary.tokens.indices.filter { vocabulary.tokens[$0].lowercased() == name.lowercased() }
+        if folded.count == 1 { return folded[0] }
+        if kind == "class", let id = Int(name) {
+            guard id >= 0, id < vocabulary.count else { throw ExplainError.indexOutOfRange(id, count: vocabulary.count) }
+            return id
+        }
         throw ExplainError.unknownTarget(name, kind: kind, suggestions: closest(to: name, in: vocabulary.tokens, count: 5))
     }
 

@@ -12,8 +12,9 @@ struct BatchExport: ParsableCommand {
         abstract: "Explain many images, one export directory per item; shardable and resumable.",
         discussion: """
             --images is a folder (its .jpg, .jpeg and .png files, sorted by name) or a text file \
-            with one image path per line. For a VQA model, --questions is a JSON file: \
-            [{"image": "path", "question": "…"}, …]. Item i goes to OUT/<image name> (VQA: \
+            with one image path per line (# starts a comment). For a VQA model, --questions is a \
+            JSON file: [{"image": "path", "question": "…"}, …]. Relative paths in either file are \
+            relative to the file's folder. Item i goes to OUT/<image name> (VQA: \
             OUT/<image name>-q<i>); images of the same name (cats/001.png, dogs/001.png) get \
             the first 8 hex digits of their path's SHA-256 after it (001-1a2b3c4d), the same in \
             every run and shard. --shard I/N (0 ≤ I < N) takes the items whose index is I \
@@ -65,7 +66,7 @@ struct BatchExport: ParsableCommand {
                 guard let image = entry["image"] as? String, let q = entry["question"] as? String else {
                     throw CLIError("\(questions): item \(i) needs \"image\" and \"question\" strings")
                 }
-                return (image, q)
+                return (Self.relative(to: questions, image), q)
             }
             let names = Self.itemNames(pairs.map(\.0))
             return pairs.enumerated().map { i, pair in Item(image: pair.0, question: pair.1, name: names[i] + "-q\(i)") }
@@ -84,7 +85,9 @@ struct BatchExport: ParsableCommand {
             guard let text = try? String(contentsOfFile: source, encoding: .utf8) else {
                 throw CLIError("\(source): cannot read the list of images (UTF-8 text, one path per line)")
             }
-            paths = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            // Blank lines and lines starting with # are not paths.
+            paths = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+                .filter { !$0.isEmpty && !$0.hasPrefix("#") }.map { Self.relative(to: source, $0) }
         }
         // An image listed twice is explained once.
         var seen = Set<String>()
@@ -106,6 +109,12 @@ struct BatchExport: ParsableCommand {
             let digest = SHA256.hash(data: Data(identity(path).utf8))
             return stem + "-" + digest.prefix(4).map { String(format: "%02x", $0) }.joined()
         }
+    }
+
+    /// A path read from `file`: a relative one is relative to the file's folder.
+    static func relative(to file: String, _ path: String) -> String {
+        let folder = (file as NSString).deletingLastPathComponent
+        return path.hasPrefix("/") || folder.isEmpty ? path : (folder as NSString).appendingPathComponent(path)
     }
 
     /// The path as one file: absolute and standardised.
@@ -171,7 +180,7 @@ struct BatchExport: ParsableCommand {
         if !existed, (try? FileManager.default.contentsOfDirectory(atPath: out))?.isEmpty == true {
             try? FileManager.default.removeItem(atPath: out)
         }
-        let summary = "shard \(index)/\(count) of \(all.count) items"
+        let summary = "shard \(index)/\(count) of \(Terminal.count(all.count, "item"))"
         if flags.json {
             let report: [String: Any] = [
                 "out": out, "shard": [index, count], "items": all.count, "exported": exported, "skipped": skipped,

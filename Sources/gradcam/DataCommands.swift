@@ -152,7 +152,9 @@ struct Train: ParsableCommand {
             Terminal.warn(String(format: "each thread's share of a batch holds %.1f images; batch norm normalises a share "
                 + "by its own statistics, and shares this small can stall training (raise --batch-size)", trainer.imagesPerShare))
         }
-        if !quiet { print("training \(task.rawValue) on \(examples.count) examples from \(data) for \(epochs) epochs") }
+        if !quiet {
+            print("training \(task.rawValue) on \(Terminal.count(examples.count, "example")) from \(data) for \(Terminal.count(epochs, "epoch"))")
+        }
         var bar: ProgressBar?
         let start = Date()
         try withInterruptsPolled { try trainer.run(out: out, resume: resume) { p in
@@ -234,7 +236,7 @@ struct Eval: ParsableCommand {
             print(String(decoding: data, as: UTF8.self))
             return
         }
-        print(Terminal.bold("\(report.task) model \(report.model) on \(data): \(report.count) items"))
+        print(Terminal.bold("\(report.task) model \(report.model) on \(data): \(Terminal.count(report.count, "item"))"))
         for (k, v) in report.scores.sorted(by: { $0.key < $1.key }) {
             print("  " + k.padding(toLength: 32, withPad: " ", startingAt: 0) + String(format: "%.4f", v))
         }

@@ -140,6 +140,18 @@ func exportDocument(_ sequence: ExplainedSequence, task: ExportDocument.Task, im
 
 func peakText(_ peak: [Int]) -> String { peak.count == 2 ? "(\(peak[0]), \(peak[1]))" : "-" }
 
+/// Where a peak is: "(row, column) of LAYER's h×w map".
+func peakPlace(_ e: Explanation) -> String {
+    e.layerSize.map { "(row, column) of \(e.layer)'s \($0.height)×\($0.width) map" } ?? "at \(e.layer)"
+}
+
+/// Said after a table when nothing was written: the maps need --out.
+func outHint(_ flags: ExplainFlags) {
+    if flags.out == nil && !flags.quiet && !flags.json {
+        print(Terminal.dim("(the maps themselves: add --out DIR for npy arrays, overlays, a sheet and report.html)"))
+    }
+}
+
 struct Caption: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Caption an image and explain every word.",
@@ -193,6 +205,7 @@ struct Caption: ParsableCommand {
                 if !flags.quiet && !flags.json { printCaption(s) }
                 try emit(s, task: .captioning, image: loaded, model: dir, flags: flags, score: score, out: flags.out)
             }
+            outHint(flags)
             return
         }
         // With --nbest, OUT holds one export per hypothesis, OUT/beam-0, OUT/beam-1, …, all written at once.
@@ -219,7 +232,7 @@ struct Caption: ParsableCommand {
         guard !e.entries.isEmpty else { print("  nothing to explain"); return }
         let width = max(6, e.entries.map(\.label.count).max() ?? 4)
         print(Terminal.dim("  #  " + "word".padding(toLength: width, withPad: " ", startingAt: 0)
-            + "    log p  \(flags.score.map { $0.rawValue + "   " } ?? "")peak at \(e.layer)"))
+            + "    log p  \(flags.score.map { $0.rawValue + "   " } ?? "")peak \(peakPlace(e))"))
         for (i, entry) in e.entries.enumerated() {
             let lp = s.logProbs.map { String(format: "%8.3f", $0[i]) } ?? "       -"
             let sc = flags.score.map { _ in String(format: "%8.3f   ", entry.score) } ?? ""
@@ -281,10 +294,11 @@ struct VQA: ParsableCommand {
                     .padding(toLength: 14, withPad: " ", startingAt: 0) + " " + Terminal.green(bar))
             }
             for entry in s.explanation.entries {
-                print("explained: \(entry.label)  \(score.rawValue) \(String(format: "%.3f", entry.score))  peak \(peakText(entry.peak)) at \(s.explanation.layer)")
+                print("explained: \(entry.label)  \(score.rawValue) \(String(format: "%.3f", entry.score))  peak \(peakText(entry.peak)), \(peakPlace(s.explanation))")
             }
         }
         try emit(s, task: .vqa, image: loaded, model: dir, flags: flags, score: score, question: read, out: flags.out)
+        outHint(flags)
     }
 }
 
@@ -319,9 +333,10 @@ struct Classify: ParsableCommand {
         if !flags.quiet && !flags.json {
             for (entry, p) in zip(s.explanation.entries, s.probabilities ?? []) {
                 print(String(format: "%6.1f%%  ", p * 100) + entry.label.padding(toLength: 16, withPad: " ", startingAt: 0)
-                    + "  peak \(peakText(entry.peak)) at \(s.explanation.layer)")
+                    + "  peak \(peakText(entry.peak)), \(peakPlace(s.explanation))")
             }
         }
         try emit(s, task: .classification, image: loaded, model: dir, flags: flags, score: score, out: flags.out)
+        outHint(flags)
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Explain
 import Foundation
 import Models
 import Tensor
@@ -28,6 +29,7 @@ struct GradCAM: ParsableCommand {
     /// usage error; 128 + the signal when interrupted (after a clean stop).
     static func main() {
         startBLAS()
+        rejectUnknownCommand()
         do {
             var command = try parseAsRoot()
             try command.run()
@@ -37,6 +39,20 @@ struct GradCAM: ParsableCommand {
         } catch {
             exit(withError: error)
         }
+    }
+}
+
+extension GradCAM {
+    /// A first argument that names no command gets the nearest command's name
+    /// (ArgumentParser would say only "Unexpected argument").
+    static func rejectUnknownCommand() {
+        let arguments = CommandLine.arguments.dropFirst()
+        guard let first = arguments.first, !first.hasPrefix("-") else { return }
+        let names = configuration.subcommands.map { $0._commandName } + ["help"]
+        guard !names.contains(first) else { return }
+        let nearest = closest(to: first, in: names, count: 1)[0]
+        FileHandle.standardError.write(Data("Error: no command \"\(first)\"; did you mean \"\(nearest)\"? (gradcam --help lists them)\n".utf8))
+        Foundation.exit(ExitCode.validationFailure.rawValue)
     }
 }
 

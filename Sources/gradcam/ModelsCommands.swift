@@ -28,7 +28,7 @@ struct ListModels: ParsableCommand {
             rows.append(["path": path, "task": dir.config.task.rawValue,
                          "input": [dir.config.input.width, dir.config.input.height],
                          "backbone": dir.config.backbone.arch, "sizes": sizes,
-                         "explain_layer": dir.config.explainLayer ?? ""])
+                         "explain_layer": dir.explainLayer])
         }
         if json {
             let data = try JSONSerialization.data(withJSONObject: rows, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
@@ -50,8 +50,9 @@ struct Layers: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List every layer of a model with its output shape, to choose --layer.",
         discussion: """
-            Names are PyTorch's dotted module paths. Layers with a spatial output [N, C, h, w] can be \
-            explained by CAM methods; the model's default is marked with *.
+            Names are PyTorch's dotted module paths. Layers computed from the image with a spatial \
+            output [N, C, h, w] can be explained by CAM methods; the others say why not. The layer \
+            explained by default is marked with *.
             """)
 
     @Argument(help: "A model directory.") var model: String
@@ -60,18 +61,27 @@ struct Layers: ParsableCommand {
         let dir = try ModelDirectory(path: model)
         let root = dir.model.root
         let names = root.namedModules().map(\.name).filter { !$0.isEmpty }
-        let ctx = ForwardContext(capturing: Set(names))
-        let image = Tensor.zeros([1, 3, dir.config.input.height, dir.config.input.width])
+        // The image alone, then the rest of the model on one word or question token.
+        let image = ForwardContext(capturing: Set(names)), rest = ForwardContext(capturing: Set(names))
+        let input = Tensor.zeros([1, 3, dir.config.input.height, dir.config.input.width])
         switch dir.model {
-        case let .captioning(m, _): _ = m.imageFeature(image, ctx)
-        case let .vqa(m, _, _): _ = m.imageFeature(image, ctx)
-        case let .classification(m, _): _ = m.logits(image, ctx)
+        case let .captioning(m, v):
+            _ = m.teacherForcedLogits(m.imageFeature(input, image), words: [v.endID!], rest)
+        case let .vqa(m, _, _):
+            _ = m.answerLogits(imageFeature: m.imageFeature(input, image), question: m.questionVector([0], rest), rest)
+        case let .classification(m, _): _ = m.logits(input, image)
         }
         let width = names.map(\.count).max() ?? 10
         for (name, module) in root.namedModules() where !name.isEmpty {
-            let shape = ctx.captured[name].map { "[" + $0.shape.map(String.init).joined(separator: ", ") + "]" }
-                ?? "(not on the image path)"
-            let mark = name == dir.config.explainLayer ? " *" : ""
+            let shape: String
+            if let a = image.captured[name] {
+                shape = "[" + a.shape.map(String.init).joined(separator: ", ") + "]" + (a.rank == 4 ? "" : "  (no spatial map)")
+            } else if rest.captured[name] != nil {
+                shape = "(after the image features: no map)"
+            } else {
+                shape = "(not computed from the image: no map)"
+            }
+            let mark = name == dir.explainLayer ? " *" : ""
             print(name.padding(toLength: width + 2, withPad: " ", startingAt: 0)
                 + String(describing: type(of: module)).padding(toLength: 20, withPad: " ", startingAt: 0) + shape + mark)
         }

@@ -264,6 +264,42 @@ final class CommandTests: XCTestCase {
         XCTAssertFalse((manifest["tokens"] as! [[String: Any]]).contains { $0["overlay"] != nil })
     }
 
+    /// The smaller things of issue 22's trial: a class index out of range is said as such, names
+    /// match regardless of case, a mistyped command gets the nearest one, `#` lines of an image list
+    /// are comments, "1 item", the peak says of which grid, a run without --out says where the maps
+    /// are, and `layers` marks the default layer of a config without explain_layer.
+    func testWhatAUserTrippedOver() throws {
+        let classifier = model("classifier-vgg")
+        let outOfRange = try gradcam(["classify", image, "--model", classifier, "--class", "7"])
+        XCTAssertEqual(outOfRange.status, 1)
+        XCTAssertTrue(outOfRange.stderr.contains("class index 7 is out of range: the model has 5 classes, 0 to 4"), outOfRange.stderr)
+        let folded = try gradcam(["classify", image, "--model", classifier, "--class", "CLASS3"])
+        XCTAssertEqual(folded.status, 0, folded.stderr)
+        XCTAssertTrue(folded.stdout.contains("class3"), folded.stdout)
+        XCTAssertTrue(folded.stdout.contains("(row, column) of features."), folded.stdout)
+        XCTAssertTrue(folded.stdout.contains("add --out DIR"), folded.stdout)
+        let unknown = try gradcam(["clasify", image])
+        XCTAssertEqual(unknown.status, 64)
+        XCTAssertTrue(unknown.stderr.contains("did you mean \"classify\""), unknown.stderr)
+
+        let list = scratch.appendingPathComponent("list.txt")
+        try "# the one image\n\(image)\n".write(to: list, atomically: true, encoding: .utf8)
+        let one = try gradcam(["export", "--model", classifier, "--images", list.path, "--out", scratch.appendingPathComponent("one").path])
+        XCTAssertEqual(one.status, 0, one.stderr)
+        XCTAssertTrue(one.stdout.contains("exported 1 item to"), one.stdout)
+
+        let noDefault = scratch.appendingPathComponent("resnet")
+        try FileManager.default.copyItem(at: URL(fileURLWithPath: model("classifier-resnet18")), to: noDefault)
+        let configURL = noDefault.appendingPathComponent("config.json")
+        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: configURL)) as! [String: Any]
+        config.removeValue(forKey: "explain_layer")
+        try JSONSerialization.data(withJSONObject: config).write(to: configURL)
+        let layers = try gradcam(["layers", noDefault.path])
+        XCTAssertEqual(layers.status, 0, layers.stderr)
+        XCTAssertTrue(layers.stdout.split(separator: "\n").contains { $0.hasPrefix("layer4 ") && $0.hasSuffix(" *") }, layers.stdout)
+        XCTAssertTrue(layers.stdout.contains("[1, 5]  (no spatial map)"), layers.stdout)
+    }
+
     /// `eval --json` of the shipped VQA model and captioner on a fresh split: each kind's counts add up
     /// to the overall count, its pointing games average to the overall one, and Grad-CAM beats the
     /// centre baseline.
