@@ -56,7 +56,7 @@ func gradientImage(_ g: ArraySlice<Float>, width: Int, height: Int) -> RGBImage 
 /// and the sheet are drawn and encoded on all cores: they are independent and
 /// most of an export's time.
 struct Painter: Sendable {
-    let image: RGBImage
+    private(set) var image: RGBImage
     /// The maps' size, the model input's.
     let mapHeight: Int, mapWidth: Int
     let colormap: Colormap
@@ -81,8 +81,20 @@ struct Painter: Sendable {
             + (doc.counterfactual ? ", counterfactual" : "")
     }
 
-    /// An entry's display at the original image's size: a map over the image,
-    /// or the guided gradient's picture.
+    /// The same painter over the image shrunk to at most `side` pixels on its
+    /// longer side (itself when the image is no larger).
+    func fitting(_ side: Int) -> Painter {
+        let longer = max(image.width, image.height)
+        guard longer > side else { return self }
+        var small = self
+        let scale = Double(side) / Double(longer)
+        small.image = image.resized(width: max(1, Int((Double(image.width) * scale).rounded())),
+                                    height: max(1, Int((Double(image.height) * scale).rounded())))
+        return small
+    }
+
+    /// An entry's display at the image's size: a map over the image, or the
+    /// guided gradient's picture.
     func overlay(_ display: Display) -> RGBImage {
         draw(display, over: image)
     }

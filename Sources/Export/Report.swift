@@ -10,12 +10,12 @@ import Foundation
 /// `<figure>` per entry) and its values. Images in the document delay the
 /// `load` event, so when it fires every map has decoded: opening the page
 /// with `#selftest` then clicks every button, checks that exactly its map is
-/// visible at the original image size and its score is shown, and writes
+/// visible at its size (the image's, at most `reportSide` on a side) and its score is shown, and writes
 /// `SELFTEST PASS n` or `SELFTEST FAIL reason` into `<pre id=selftest>`,
 /// all synchronously. Script errors, rejected promises, `console.error`,
 /// failed images and blocked resources make it fail. The browser test reads
 /// that line; a person never sees it.
-func reportHTML(_ doc: ExportDocument, overlays: [[UInt8]]) -> String {
+func reportHTML(_ doc: ExportDocument, overlays: [[UInt8]], type: String, size: (width: Int, height: Int)) -> String {
     let e = doc.explanation
     let title = "gradcam: " + (doc.text.flatMap { $0.isEmpty ? nil : $0 } ?? doc.task.rawValue)
     var html = """
@@ -58,9 +58,9 @@ func reportHTML(_ doc: ExportDocument, overlays: [[UInt8]]) -> String {
         }
         html += "</p>\n<div class=\"view\">\n<div class=\"maps\">\n"
         for (k, entry) in e.entries.enumerated() {
-            html += "<figure id=\"map-\(k)\" hidden><img src=\"data:image/png;base64,"
+            html += "<figure id=\"map-\(k)\" hidden><img src=\"data:image/\(type);base64,"
                 + Data(overlays[k]).base64EncodedString()
-                + "\" width=\"\(doc.image.width)\" height=\"\(doc.image.height)\" alt=\"map for \(escapeHTML(entry.label))\"></figure>\n"
+                + "\" width=\"\(size.width)\" height=\"\(size.height)\" alt=\"map for \(escapeHTML(entry.label))\"></figure>\n"
         }
         html += """
         </div>

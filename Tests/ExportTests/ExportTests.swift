@@ -108,6 +108,32 @@ final class ExportTests: XCTestCase {
         XCTAssertEqual(sheet.height, 8 + 10 + 8 + 2 * (100 + 2 * 10 + 4 + 8))
     }
 
+    /// A photo's report stays small: its maps go in as JPEG at most 640 pixels on a side (a
+    /// 2000×1500 photo's sixteen full-size PNG overlays made a report of tens of MB), while
+    /// overlays/ keeps them as PNG at the photo's size.
+    func testReportOfALargePhotoStaysSmall() throws {
+        var state: UInt32 = 1
+        var pixels = [UInt8](repeating: 0, count: 2000 * 1500 * 3)
+        for y in 0..<1500 {
+            for x in 0..<2000 {
+                state = state &* 1_664_525 &+ 1_013_904_223
+                let i = (y * 2000 + x) * 3, noise = Int(state >> 28)
+                let disc = (x - 1000) * (x - 1000) + (y - 750) * (y - 750) < 400 * 400
+                pixels[i] = UInt8(min(255, x * 200 / 2000 + noise))
+                pixels[i + 1] = UInt8(min(255, (disc ? 180 : 40) + y * 60 / 1500 + noise))
+                pixels[i + 2] = UInt8(min(255, ((x / 100 + y / 100) % 2 == 0 ? 160 : 60) + noise))
+            }
+        }
+        let doc = captionDocument(labels: (0..<16).map { "w\($0)" }, image: RGBImage(width: 2000, height: 1500, pixels: pixels))
+        let out = dir + "/photo"
+        try writeExport(doc, to: out)
+        let report = try String(contentsOfFile: out + "/report.html", encoding: .utf8)
+        XCTAssertLessThan(report.utf8.count, 2_000_000)
+        XCTAssertTrue(report.contains("data:image/jpeg;base64,") && report.contains("width=\"640\" height=\"480\""))
+        let overlay = try RGBImage(contentsOf: out + "/overlays/00-w0.png")
+        XCTAssertEqual([overlay.width, overlay.height], [2000, 1500])
+    }
+
     func testEmptyCaption() throws {
         let out = dir + "/empty"
         try writeExport(captionDocument(labels: []), to: out)
