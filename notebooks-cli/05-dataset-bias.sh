@@ -19,7 +19,7 @@ say "A test split where the mark is random: the biased model's shortcut no longe
 run "$GRADCAM" shapes --out "$OUT/test" --count 100 --seed 22 --split test --mark-at-random --quiet
 for m in biased control; do
   say "$m model on the random-mark test split"
-  run "$GRADCAM" eval "$OUT/$m-model" --data "$OUT/test" --quiet
+  run "$GRADCAM" eval "$OUT/$m-model" --data "$OUT/test"
 done
 
 say "Where does each model look when it says 'circle'? (an image with a circle and the mark)"

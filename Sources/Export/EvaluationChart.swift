@@ -11,10 +11,13 @@ public func groundingChart(_ report: EvaluationReport) -> RGBImage {
         ("iou", \.iou, (44, 160, 44)),
     ]
     let bar = 18, gap = 24, chartHeight = 200, top = 40, left = 40
-    let groupWidth = metrics.count * bar + gap
-    let width = left + max(names.count, 1) * groupWidth + 20
-    var image = RGBImage(width: max(width, 360), height: top + chartHeight + 60, color: (255, 255, 255))
-    image.drawText("\(report.task) grounding (\(report.count) items)", x: left, y: 10, scale: 2, color: (0, 0, 0))
+    // Each group is wide enough for its name (16 characters at most), so no two labels overlap.
+    let groupWidth = max(metrics.count * bar + gap, RGBImage.textSize(String(repeating: "x", count: 16)).width + 8)
+    let tokens = names.first.flatMap { report.grounding[$0]?.count } ?? 0
+    let title = "\(report.task) grounding: \(tokens) tokens of \(report.count) images"
+    let width = max(left + max(names.count, 1) * groupWidth + 20, left + RGBImage.textSize(title, scale: 2).width + 20)
+    var image = RGBImage(width: width, height: top + chartHeight + 60, color: (255, 255, 255))
+    image.drawText(title, x: left, y: 10, scale: 2, color: (0, 0, 0))
     // Axis and gridlines at 0, 0.5, 1.
     for (value, label) in [(0.0, "0"), (0.5, ".5"), (1.0, "1")] {
         let y = top + chartHeight - Int(value * Double(chartHeight))
@@ -30,7 +33,7 @@ public func groundingChart(_ report: EvaluationReport) -> RGBImage {
                 for x in (x0 + m * bar)..<(x0 + (m + 1) * bar - 2) { image[x, y] = metric.2 }
             }
         }
-        image.drawText(String(name.prefix(14)), x: x0, y: top + chartHeight + 8, color: (0, 0, 0))
+        image.drawText(String(name.prefix(16)), x: x0, y: top + chartHeight + 8, color: (0, 0, 0))
     }
     for (m, metric) in metrics.enumerated() {
         let x = left + m * 120, y = top + chartHeight + 30

@@ -66,6 +66,8 @@ struct Painter: Sendable {
     let labels: [(text: String, detail: String)]
     /// The method, layer and score, written at the top of the sheet.
     let settings: String
+    /// What the sheet's top says: the settings, and a VQA explanation's question.
+    let header: String
 
     init(_ doc: ExportDocument) {
         image = doc.image
@@ -79,6 +81,7 @@ struct Painter: Sendable {
         let e = doc.explanation
         settings = e.method.rawValue + (e.method.hasLayerMap ? " at " + e.layer : "") + ", score " + doc.score.rawValue
             + (doc.counterfactual ? ", counterfactual" : "")
+        header = settings + (doc.question.map { "\nquestion: " + $0.text.replacingOccurrences(of: "\n", with: " ") } ?? "")
     }
 
     /// The same painter over the image shrunk to at most `side` pixels on its
@@ -108,7 +111,7 @@ struct Painter: Sendable {
         }
     }
 
-    /// The contact sheet: the settings, the original image, then every
+    /// The contact sheet: the settings (and question), the original image, then every
     /// entry's display, at most `columns` to a row and each at most `thumbnail`
     /// pixels on its longer side, labelled with the token and its probability.
     func contactSheet(_ displays: [Display], columns: Int = 8, thumbnail: Int = 160) -> RGBImage {
@@ -125,10 +128,10 @@ struct Painter: Sendable {
             (label.text, label.detail, draw(display, over: base))
         }
         let perRow = min(columns, cells.count), rows = (cells.count + perRow - 1) / perRow
-        let top = pad + line
-        var sheet = RGBImage(width: max(pad + perRow * (cellWidth + pad), RGBImage.textSize(settings).width + 2 * pad),
+        let top = pad + RGBImage.textSize(header).height + 3
+        var sheet = RGBImage(width: max(pad + perRow * (cellWidth + pad), RGBImage.textSize(header).width + 2 * pad),
                              height: top + pad + rows * (cellHeight + pad))
-        sheet.drawText(settings, x: pad, y: pad, color: (0, 0, 0))
+        sheet.drawText(header, x: pad, y: pad, color: (0, 0, 0))
         let maxChars = (cellWidth + 1) / 6
         for (i, (title, subtitle, thumb)) in cells.enumerated() {
             let x = pad + (i % perRow) * (cellWidth + pad), y = top + pad + (i / perRow) * (cellHeight + pad)

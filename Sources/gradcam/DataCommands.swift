@@ -201,10 +201,11 @@ struct Eval: ParsableCommand {
     @Option(help: "Evaluate only the first N images.") var limit: Int?
     @Option(help: "Write a PNG bar chart of the grounding scores here.") var chart: String?
     @Flag(help: "Print one JSON object.") var json = false
-    @Flag(help: "No progress bar.") var quiet = false
+    @Flag(help: "Print nothing but errors (and --json's output).") var quiet = false
 
     func validate() throws {
         if let chart, !chart.lowercased().hasSuffix(".png") { throw ValidationError("--chart writes a PNG: give a path ending in .png") }
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, got \(limit)") }
     }
 
     func run() throws {
@@ -236,6 +237,7 @@ struct Eval: ParsableCommand {
             print(String(decoding: data, as: UTF8.self))
             return
         }
+        guard !quiet else { return }
         print(Terminal.bold("\(report.task) model \(report.model) on \(data): \(Terminal.count(report.count, "item"))"))
         for (k, v) in report.scores.sorted(by: { $0.key < $1.key }) {
             print("  " + k.padding(toLength: 32, withPad: " ", startingAt: 0) + String(format: "%.4f", v))

@@ -134,8 +134,17 @@ func exportDocument(_ sequence: ExplainedSequence, task: ExportDocument.Task, im
         doc.question = .init(text: question.text, tokens: question.tokens.map { .init(token: $0.token, id: $0.id, unknown: $0.unknown) })
     }
     if let b = sequence.beam { doc.beam = .init(size: b.size, rank: b.rank, logprob: b.logProb) }
-    doc.reportSettings = [("command", CommandLine.arguments.joined(separator: " "))]
+    doc.reportSettings = [("command", CommandLine.arguments.map(shellQuoted).joined(separator: " "))]
     return doc
+}
+
+/// `argument` as a POSIX shell reads it back: as it is when it is plain, else in
+/// single quotes, so a recorded command can be pasted.
+func shellQuoted(_ argument: String) -> String {
+    let plain = !argument.isEmpty && argument.unicodeScalars.allSatisfy {
+        CharacterSet.alphanumerics.contains($0) && $0.isASCII || "_./=:,@%+-".unicodeScalars.contains($0)
+    }
+    return plain ? argument : "'" + argument.replacingOccurrences(of: "'", with: "'\\''") + "'"
 }
 
 func peakText(_ peak: [Int]) -> String { peak.count == 2 ? "(\(peak[0]), \(peak[1]))" : "-" }

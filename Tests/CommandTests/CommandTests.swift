@@ -118,6 +118,9 @@ final class CommandTests: XCTestCase {
         XCTAssertTrue(vqa.stdout.contains("%"), vqa.stdout)
         let m = try JSONSerialization.jsonObject(with: Data(contentsOf: scratch.appendingPathComponent("v/manifest.json"))) as! [String: Any]
         XCTAssertEqual((m["tokens"] as! [[String: Any]]).count, 2)
+        // The report records the command as it can be pasted back into a shell.
+        let report = try String(contentsOf: scratch.appendingPathComponent("v/report.html"), encoding: .utf8)
+        XCTAssertTrue(report.contains("--question &#39;What color is the circle?&#39; --top 2"), report)
         XCTAssertNotNil(m["question"])
         let unknown = try gradcam(["vqa", image, "--model", model("vqa-hidden"), "--question", "🙂 zzz qqq"])
         XCTAssertEqual(unknown.status, 0, unknown.stderr)
@@ -323,8 +326,14 @@ final class CommandTests: XCTestCase {
                                overall["pointing_game"]!, accuracy: 1e-9, "\(name) \(method)")
             }
             XCTAssertGreaterThan(grounding["gradcam"]!["pointing_game"]!, grounding["center-baseline"]!["pointing_game"]! + 0.2, name)
-            let table = try gradcam(["eval", Self.repository.appendingPathComponent("Models/\(name)").path, "--data", split, "--quiet"])
+            let table = try gradcam(["eval", Self.repository.appendingPathComponent("Models/\(name)").path, "--data", split])
             XCTAssertTrue(table.stdout.contains("pointing game by kind"), table.stdout)
+            // --quiet prints nothing but errors; --limit 0 is a usage error, not an accuracy of 0.
+            let quiet = try gradcam(["eval", Self.repository.appendingPathComponent("Models/\(name)").path, "--data", split, "--quiet"])
+            XCTAssertEqual(quiet.status, 0, quiet.stderr)
+            XCTAssertEqual(quiet.stdout, "")
+            XCTAssertEqual(try gradcam(["eval", Self.repository.appendingPathComponent("Models/\(name)").path, "--data", split,
+                                        "--limit", "0"]).status, 64)
             // Another explained scalar: the same answers and captions, the same tokens, other maps.
             let rescored = try gradcam(["eval", Self.repository.appendingPathComponent("Models/\(name)").path, "--data", split,
                                      "--method", "gradcam,gradcam++", "--score", name == "shapes-vqa" ? "prob" : "logit", "--json", "--quiet"])

@@ -207,6 +207,7 @@ final class ExportTests: XCTestCase {
         doc.question = .init(text: "what colour is the blorp", tokens: [
             .init(token: "what", id: 4, unknown: false), .init(token: "<unk>", id: 1, unknown: true),
         ])
+        XCTAssertEqual(Painter(doc).header, "gradcam at backbone.features.12, score logit\nquestion: what colour is the blorp")
         try writeExport(doc, to: out)
         let m = try readJSON(out + "/manifest.json")
         XCTAssertEqual(m["task"] as? String, "vqa")
