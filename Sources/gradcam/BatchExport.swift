@@ -33,16 +33,41 @@ struct BatchExport: ParsableCommand {
     @Option(help: "A model directory (any task).") var model: String
     @Option(help: "A folder of images or a file listing image paths.") var images: String?
     @Option(help: "VQA: a JSON file of {\"image\", \"question\"} objects.") var questions: String?
-    @Option(help: "Shard I/N: take the items whose index modulo N is I.") var shard: String = "0/1"
+    @Option(help: """
+        Shard I/N: take the items whose index modulo N is I. auto takes I and N from a Slurm job array \
+        (SLURM_ARRAY_TASK_ID − SLURM_ARRAY_TASK_MIN, SLURM_ARRAY_TASK_COUNT); auto/N takes I from a \
+        Kubernetes Indexed Job (JOB_COMPLETION_INDEX) or Slurm.
+        """)
+    var shard: String = "0/1"
     @Flag(help: "Skip items whose export is already complete.") var resume = false
     @Option(help: "Captioning: beam size.") var beam = 3
     @Option(help: "VQA and classification: explain the K best answers or classes.") var top = 1
     @OptionGroup var flags: ExplainFlags
 
-    func parsedShard() throws -> (index: Int, count: Int) {
-        let parts = shard.split(separator: "/").map { Int($0) }
-        guard parts.count == 2, let i = parts[0], let n = parts[1], n >= 1, i >= 0, i < n else {
-            throw ValidationError("--shard must be I/N with 0 ≤ I < N (e.g. 0/4), got \(shard)")
+    /// I/N, or `auto` (a Slurm job array's task) or `auto/N` (a Kubernetes
+    /// Indexed Job's completion index, or a Slurm task, out of N).
+    func parsedShard(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> (index: Int, count: Int) {
+        let parts = shard.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        var index: Int?, count = parts.count == 2 ? Int(parts[1]) : nil
+        if parts[0] == "auto" {
+            if let task = environment["SLURM_ARRAY_TASK_ID"].flatMap(Int.init) {
+                index = task - (environment["SLURM_ARRAY_TASK_MIN"].flatMap(Int.init) ?? 0)
+                count = count ?? environment["SLURM_ARRAY_TASK_COUNT"].flatMap(Int.init)
+            } else if let completion = environment["JOB_COMPLETION_INDEX"].flatMap(Int.init) {
+                index = completion
+            } else {
+                throw ValidationError("--shard auto: neither SLURM_ARRAY_TASK_ID (a Slurm job array) nor JOB_COMPLETION_INDEX "
+                                      + "(a Kubernetes Indexed Job) is set")
+            }
+            guard count != nil else {
+                throw ValidationError("--shard auto: give the number of shards as auto/N (a Kubernetes Indexed Job's completions)")
+            }
+        } else if parts.count == 2 {
+            index = Int(parts[0])
+        }
+        guard let i = index, let n = count, n >= 1, i >= 0, i < n else {
+            throw ValidationError("--shard must be I/N with 0 ≤ I < N (e.g. 0/4), auto or auto/N; got \(shard)"
+                                  + (index != nil ? " (index \(index!) of \(count.map(String.init) ?? "?"))" : ""))
         }
         return (i, n)
     }
@@ -176,9 +201,12 @@ struct BatchExport: ParsableCommand {
             }
         }
         bar.finish()
-        // A folder this run made and nothing went into is not left in the way.
+        // A folder this run made and nothing went into is not left in the way;
+        // any other gets the index of all its items.
         if !existed, (try? FileManager.default.contentsOfDirectory(atPath: out))?.isEmpty == true {
             try? FileManager.default.removeItem(atPath: out)
+        } else {
+            try writeBatchIndex(out)
         }
         let summary = "shard \(index)/\(count) of \(Terminal.count(all.count, "item"))"
         if flags.json {

@@ -190,13 +190,24 @@ final class CommandTests: XCTestCase {
         let first = try gradcam(["export", "--model", model("classifier-vgg"), "--images", images.path, "--out", out, "--shard", "0/2"])
         XCTAssertEqual(first.status, 0, first.stderr)
         // Sorted by name, items 0 and 2 (grey.jpg, rgb.jpg) are shard 0 of 2.
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out).sorted(), ["grey", "rgb"])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out).sorted(), ["grey", "index.html", "index.jsonl", "rgb"])
         let refused = try gradcam(["export", "--model", model("classifier-vgg"), "--images", images.path, "--out", out])
         XCTAssertEqual(refused.status, 1)
         let rest = try gradcam(["export", "--model", model("classifier-vgg"), "--images", images.path, "--out", out, "--resume"])
         XCTAssertEqual(rest.status, 0, rest.stderr)
         XCTAssertTrue(rest.stdout.contains("2 already complete"), rest.stdout)
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out).sorted(), ["grey", "palette", "rgb", "rgba"])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out).sorted(),
+                       ["grey", "index.html", "index.jsonl", "palette", "rgb", "rgba"])
+        // The index covers every shard's items.
+        let index = try String(contentsOfFile: out + "/index.jsonl", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(index.count, 4)
+        let line = try JSONSerialization.jsonObject(with: Data(index[0].utf8)) as! [String: Any]
+        XCTAssertEqual(line["item"] as? String, "grey")
+        XCTAssertEqual(line["report"] as? String, "grey/report.html")
+        XCTAssertNotNil(line["probability"] as? Double)
+        XCTAssertNotNil(line["top"] as? String)
+        let html = try String(contentsOfFile: out + "/index.html", encoding: .utf8)
+        XCTAssertTrue(html.contains("href=\"palette/report.html\"") && html.contains("<img src=\"rgba/overlays/"), html)
     }
 
     /// What a user's trial lost (issue 22): images of one name in two folders are two items, the
@@ -219,7 +230,7 @@ final class CommandTests: XCTestCase {
         let report = try JSONSerialization.jsonObject(with: Data(first.stdout.utf8)) as! [String: Any]
         let names = (report["exported"] as! [String]).sorted()
         XCTAssertEqual(names.count, 2, "each image once: \(names)")
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out).sorted(), names)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out).sorted(), names + ["index.html", "index.jsonl"])
         XCTAssertTrue(names.allSatisfy { $0.hasPrefix("001-") && $0.count == 12 }, "\(names)")
         let images = try names.map { name -> String in
             let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/" + name + "/manifest.json"))) as! [String: Any]
@@ -251,7 +262,7 @@ final class CommandTests: XCTestCase {
             let run = try gradcam(["export", "--model", model("classifier-vgg"), "--images", list.path, "--out", shards, "--shard", shard])
             XCTAssertEqual(run.status, 0, "shard \(shard): \(run.stderr)")
         }
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: shards).sorted(), names)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: shards).sorted(), names + ["index.html", "index.jsonl"])
 
         // A grey image is explained, with a warning that the model saw colour; --quiet drops it.
         let grey = Self.images.appendingPathComponent("grey.jpg").path
@@ -259,6 +270,23 @@ final class CommandTests: XCTestCase {
         XCTAssertEqual(warned.status, 0, warned.stderr)
         XCTAssertTrue(warned.stderr.contains("grey.jpg: the image has no colour"), warned.stderr)
         XCTAssertEqual(try gradcam(["classify", grey, "--model", model("classifier-vgg"), "--quiet"]).stderr, "")
+
+        // --shard auto: a Slurm array's task 2 of 2 (numbered from 1), a Kubernetes Indexed Job's index 0.
+        let scheduled = scratch.appendingPathComponent("scheduled").path
+        let auto = ["export", "--model", model("classifier-vgg"), "--images", list.path, "--out", scheduled, "--json"]
+        let slurm = try gradcam(auto + ["--shard", "auto"],
+                                environment: ["SLURM_ARRAY_TASK_ID": "2", "SLURM_ARRAY_TASK_MIN": "1", "SLURM_ARRAY_TASK_COUNT": "2"])
+        XCTAssertEqual(slurm.status, 0, slurm.stderr)
+        let slurmReport = try JSONSerialization.jsonObject(with: Data(slurm.stdout.utf8)) as! [String: Any]
+        XCTAssertEqual(slurmReport["shard"] as? [Int], [1, 2])
+        let kubernetes = try gradcam(auto + ["--shard", "auto/2"], environment: ["JOB_COMPLETION_INDEX": "0"])
+        XCTAssertEqual(kubernetes.status, 0, kubernetes.stderr)
+        XCTAssertEqual((try JSONSerialization.jsonObject(with: Data(kubernetes.stdout.utf8)) as! [String: Any])["shard"] as? [Int], [0, 2])
+        XCTAssertEqual(try String(contentsOfFile: scheduled + "/index.jsonl", encoding: .utf8).split(separator: "\n").count, 2,
+                       "the second shard's index covers both shards")
+        let nowhere = try gradcam(auto + ["--shard", "auto"])
+        XCTAssertEqual(nowhere.status, 64)
+        XCTAssertTrue(nowhere.stderr.contains("neither SLURM_ARRAY_TASK_ID"), nowhere.stderr)
 
         let printed = try gradcam(["caption", image, "--model", model("captioner-vgg-fc7"), "--json"])
         XCTAssertEqual(printed.status, 0, printed.stderr)
