@@ -115,7 +115,7 @@ public struct Evaluator {
             let objects = instances.instances(ofImage: entry.image.id)
             // Generate once; explain the same words with every method.
             let caption = try task.explain(image: x, caption: nil, beam: beamSize, nbest: 1, maxLength: nil,
-                                           includeEnd: false, score: score ?? .logprob,
+                                           includeEnd: false, score: score ?? .defaultKind(for: .captioning),
                                            options: ExplainOptions(method: .gradcam))[0]
             let words = caption.explanation.entries.map(\.label)
             candidates.append(words)
@@ -141,7 +141,7 @@ public struct Evaluator {
                                           options: ExplainOptions(method: method))
                             .explain(TargetSet.caption(task.captioner, vocabulary: task.vocabulary,
                                                        words: caption.explanation.entries.map(\.id),
-                                                       kind: score ?? .logprob), image: x)
+                                                       kind: score ?? .defaultKind(for: .captioning)), image: x)
                     }
                     acc.add(method.rawValue, e, groundable.map(\.token), masks, kinds: kinds)
                 }
@@ -181,7 +181,7 @@ public struct Evaluator {
                 let kind = item.questionType ?? "answer"
                 let mask = try acc.resize(instances.mask(of: object), from: item.image)
                 for method in methods {
-                    let e = try task.explain(image: x, question: read, answer: item.answer, top: 1, score: score ?? .logit,
+                    let e = try task.explain(image: x, question: read, answer: item.answer, top: 1, score: score ?? .defaultKind(for: .vqa),
                                              options: ExplainOptions(method: method)).explanation
                     acc.add(method.rawValue, e, [0], [mask], kinds: [kind])
                 }
@@ -209,7 +209,7 @@ public struct Evaluator {
             if let id = entry.objectID, let object = instances.instance(id: id), task.classes.id(of: entry.label) != nil {
                 let mask = try acc.resize(instances.mask(of: object), from: entry.image)
                 for method in methods {
-                    let e = try task.explain(image: x, className: entry.label, top: 1, score: score ?? .logit,
+                    let e = try task.explain(image: x, className: entry.label, top: 1, score: score ?? .defaultKind(for: .classification),
                                              options: ExplainOptions(method: method)).explanation
                     acc.add(method.rawValue, e, [0], [mask], kinds: [entry.label])
                 }

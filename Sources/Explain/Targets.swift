@@ -11,6 +11,12 @@ public enum ScoreKind: String, CaseIterable, Sendable {
     case logit
     /// The softmax probability.
     case prob
+
+    /// What is explained when nothing else is asked for (cli.md): a word's
+    /// log-probability, an answer's or a class's logit. Decided here only.
+    public static func defaultKind(for task: ModelConfig.Task) -> ScoreKind {
+        task == .captioning ? .logprob : .logit
+    }
 }
 
 /// The scalars to explain for one image: T targets, each a row of the

@@ -240,7 +240,7 @@ struct BatchExport: ParsableCommand {
     /// as "method gradcam, now scorecam"; nil when nothing differs.
     func settingsDifference(_ manifest: [String: Any], item: Item, model dir: ModelDirectory) -> String? {
         let task = dir.config.task
-        let score = flags.score ?? (task == .captioning ? .logprob : .logit)
+        let score = flags.score(for: task)
         var now: [(String, String)] = [
             ("model", dir.weightsSHA256), ("method", flags.method.rawValue), ("layer", flags.layer ?? dir.explainLayer),
             ("score", score.rawValue), ("counterfactual", "\(flags.counterfactual)"), ("normalize", flags.normalize.rawValue),
@@ -282,22 +282,23 @@ struct BatchExport: ParsableCommand {
         itemFlags.json = false
         itemFlags.quiet = true
         itemFlags.force = flags.force || resume
+        let score = flags.score(for: dir.config.task)
         switch dir.config.task {
         case .captioning:
             let s = try CaptionTask(model: dir).explain(image: image.input, caption: nil, beam: beam, nbest: 1,
-                                                        maxLength: nil, includeEnd: false, score: flags.score ?? .logprob,
+                                                        maxLength: nil, includeEnd: false, score: score,
                                                         options: flags.options())[0]
-            try emit(s, task: .captioning, image: image, model: dir, flags: itemFlags, score: flags.score ?? .logprob, out: target)
+            try emit(s, task: .captioning, image: image, model: dir, flags: itemFlags, score: score, out: target)
         case .vqa:
             let task = try VQATask(model: dir)
             let read = try task.read(item.question ?? "")
-            let s = try task.explain(image: image.input, question: read, answer: nil, top: top, score: flags.score ?? .logit,
+            let s = try task.explain(image: image.input, question: read, answer: nil, top: top, score: score,
                                      options: flags.options())
-            try emit(s, task: .vqa, image: image, model: dir, flags: itemFlags, score: flags.score ?? .logit, question: read, out: target)
+            try emit(s, task: .vqa, image: image, model: dir, flags: itemFlags, score: score, question: read, out: target)
         case .classification:
             let s = try ClassifyTask(model: dir).explain(image: image.input, className: nil, top: top,
-                                                         score: flags.score ?? .logit, options: flags.options())
-            try emit(s, task: .classification, image: image, model: dir, flags: itemFlags, score: flags.score ?? .logit, out: target)
+                                                         score: score, options: flags.options())
+            try emit(s, task: .classification, image: image, model: dir, flags: itemFlags, score: score, out: target)
         }
     }
 }

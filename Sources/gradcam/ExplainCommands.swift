@@ -66,6 +66,9 @@ struct ExplainFlags: ParsableArguments {
         if let out { try checkExportDestination(out, force: force) }
     }
 
+    /// The scalar explained: --score, else the task's default.
+    func score(for task: ModelConfig.Task) -> ScoreKind { score ?? .defaultKind(for: task) }
+
     func options() -> ExplainOptions {
         ExplainOptions(method: method, layer: layer, counterfactual: counterfactual, normalize: normalize)
     }
@@ -202,7 +205,7 @@ struct Caption: ParsableCommand {
         let dir = try loadModel(model, task: "captioning", hashing: flags.needsManifest)
         let task = try CaptionTask(model: dir)
         let loaded = try LoadedImage(path: image, model: dir, quiet: flags.quiet)
-        let score = flags.score ?? .logprob
+        let score = flags.score(for: .captioning)
         let sequences = try task.explain(image: loaded.input, caption: caption, beam: beam, nbest: nbest,
                                          maxLength: maxLength, includeEnd: includeEnd, score: score,
                                          options: flags.options()) { unknown, truncated in
@@ -289,7 +292,7 @@ struct VQA: ParsableCommand {
             Terminal.warn("not in the question vocabulary, read as <unk>: \(read.unknownWords.joined(separator: ", "))")
         }
         if read.truncated { Terminal.warn("the question is longer than \(dir.config.questionEncoder!.maxLength) words; truncated") }
-        let score = flags.score ?? .logit
+        let score = flags.score(for: .vqa)
         let s = try task.explain(image: loaded.input, question: read, answer: answer, top: top, score: score,
                                  options: flags.options())
         if !flags.quiet && !flags.json {
@@ -337,7 +340,7 @@ struct Classify: ParsableCommand {
         let dir = try loadModel(model, task: "classification", hashing: flags.needsManifest)
         let task = try ClassifyTask(model: dir)
         let loaded = try LoadedImage(path: image, model: dir, quiet: flags.quiet)
-        let score = flags.score ?? .logit
+        let score = flags.score(for: .classification)
         let s = try task.explain(image: loaded.input, className: className, top: top, score: score, options: flags.options())
         if !flags.quiet && !flags.json {
             for (entry, p) in zip(s.explanation.entries, s.probabilities ?? []) {
