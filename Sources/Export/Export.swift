@@ -74,33 +74,24 @@ private func writeContents(_ doc: ExportDocument, into dir: String) throws {
     let png = doc.formats.contains(.png)
     guard png || doc.formats.contains(.html) else { return }
     let shown = displays(doc), painter = Painter(doc)
-    // A photo's maps go into the report at most `reportSide` pixels on a side,
-    // as JPEG: its sixteen full-size PNG overlays would make a page of tens of MB.
-    let html = doc.formats.contains(.html), reportPainter = painter.fitting(reportSide)
-    let separate = html && reportPainter.image.width < painter.image.width
     // The sheet, the largest image, starts first; the overlays run beside it.
-    let sheet = png ? 1 : 0, files = png ? shown.count : 0, forReport = separate ? shown.count : 0
-    var images = try concurrentMap(sheet + files + forReport) { k in
-        if k < sheet { return try painter.contactSheet(shown).encodePNG() }
-        if k < sheet + files { return try painter.overlay(shown[k - sheet]).encodePNG() }
-        return try reportPainter.overlay(shown[k - sheet - files]).encodeJPEG(quality: 80)
+    let sheet = png ? 1 : 0
+    var images = try concurrentMap(sheet + (png ? shown.count : 0)) { k in
+        try (k < sheet ? painter.contactSheet(shown) : painter.overlay(shown[k - sheet])).encodePNG()
     }
     if png {
         try writeFile(dir + "/sheet.png", images.removeFirst())
         try makeDirectory(dir + "/overlays")
-        for (name, bytes) in zip(overlayNames(doc), images.prefix(files)) {
+        for (name, bytes) in zip(overlayNames(doc), images) {
             try writeFile(dir + "/overlays/" + name, bytes)
         }
     }
-    if html {
-        let maps = separate ? Array(images.suffix(forReport)) : png ? Array(images.prefix(files))
-            : try concurrentMap(shown.count) { k in try reportPainter.overlay(shown[k]).encodePNG() }
-        try writeFile(dir + "/report.html", Array(reportHTML(doc, overlays: maps, type: separate ? "jpeg" : "png",
-                                                             size: (reportPainter.image.width, reportPainter.image.height)).utf8))
+    if doc.formats.contains(.html) {
+        try writeFile(dir + "/report.html", Array(reportHTML(doc, pictures: try ReportPictures(doc, shown, painter)).utf8))
     }
 }
 
-/// The longest side of the maps in report.html.
+/// The longest side of the image in report.html.
 let reportSide = 640
 
 /// Writes one file of an export, exclusively by default (never through a link,

@@ -165,3 +165,51 @@ private func truncated(_ text: String, _ count: Int) -> String {
     let line = text.replacingOccurrences(of: "\n", with: " ")
     return line.count <= count ? line : String(line.prefix(max(count - 1, 0))) + "~"
 }
+
+/// The pictures report.html holds, encoded: the image once (at most
+/// `reportSide` pixels on a side; a photo as JPEG), and per entry its layer
+/// at the model input's size — the coloured map, drawn over the image by the
+/// page at the opacity its slider sets, or the guided gradient's picture —
+/// plus, for Guided Grad-CAM, the guided picture beside the Grad-CAM map.
+/// A 12 MP photo's report thus stays well under 2 MB.
+struct ReportPictures {
+    let image: (bytes: [UInt8], type: String, width: Int, height: Int)
+    let layers: [[UInt8]]
+    let guided: [[UInt8]]
+    let layerSize: (width: Int, height: Int)
+    /// Whether the layers are coloured maps (which the opacity slider and the colour bar serve).
+    let heat: Bool
+    /// The colour map as a 256 × 1 strip, for the colour bar.
+    let colorbar: [UInt8]
+
+    init(_ doc: ExportDocument, _ shown: [Display], _ painter: Painter) throws {
+        let small = painter.fitting(reportSide).image
+        let photo = small.width < doc.image.width
+        image = (photo ? try small.encodeJPEG(quality: 85) : try small.encodePNG(), photo ? "jpeg" : "png", small.width, small.height)
+        let e = doc.explanation
+        let (width, height) = (e.inputSize.width, e.inputSize.height), colormap = doc.colormap
+        layerSize = (width, height)
+        let blank = RGBImage(width: width, height: height)
+        @Sendable func colored(_ map: [Float]) -> RGBImage {
+            blank.overlay(map: map, mapWidth: width, mapHeight: height, colormap: colormap, alpha: 1)
+        }
+        // Guided Grad-CAM shows its Grad-CAM map as the layer and the guided picture beside it.
+        let maps: [Display] = e.method == .guidedGradcam ? (e.cams.map { cams in
+            let plane = width * height, values = cams.values
+            return (0..<doc.count).map { .heat(Array(values[($0 * plane)..<(($0 + 1) * plane)])) }
+        } ?? shown) : shown
+        heat = maps.first.map { if case .heat = $0 { return true } else { return false } } ?? e.method.hasLayerMap
+        layers = try concurrentMap(maps.count) { k in
+            switch maps[k] {
+            case .heat(let map): return try colored(map).encodePNG()
+            case .picture(let picture): return try picture.encodePNG()
+            }
+        }
+        guided = e.method == .guidedGradcam ? try concurrentMap(shown.count) { k in
+            guard case .picture(let picture) = shown[k] else { return [] }
+            return try picture.encodePNG()
+        } : []
+        colorbar = try RGBImage(width: 256, height: 1).overlay(map: (0..<256).map { Float($0) / 255 }, mapWidth: 256, mapHeight: 1,
+                                                               colormap: doc.colormap, alpha: 1).encodePNG()
+    }
+}

@@ -15,7 +15,7 @@ import Foundation
 /// all synchronously. Script errors, rejected promises, `console.error`,
 /// failed images and blocked resources make it fail. The browser test reads
 /// that line; a person never sees it.
-func reportHTML(_ doc: ExportDocument, overlays: [[UInt8]], type: String, size: (width: Int, height: Int)) -> String {
+func reportHTML(_ doc: ExportDocument, pictures: ReportPictures) -> String {
     let e = doc.explanation
     let title = "gradcam: " + (doc.text.flatMap { $0.isEmpty ? nil : $0 } ?? doc.task.rawValue)
     var html = """
@@ -56,14 +56,30 @@ func reportHTML(_ doc: ExportDocument, overlays: [[UInt8]], type: String, size: 
         for (k, entry) in e.entries.enumerated() {
             html += tokenButton(doc, k, entry) + "\n"
         }
-        html += "</p>\n<div class=\"view\">\n<div class=\"maps\">\n"
+        let image = pictures.image, layer = pictures.layerSize
+        let ratio = "aspect-ratio: \(image.width) / \(image.height)"
+        func png(_ bytes: [UInt8]) -> String { "data:image/png;base64," + Data(bytes).base64EncodedString() }
+        html += "</p>\n<div class=\"view\">\n"
+        let original = "data:image/\(image.type);base64," + Data(image.bytes).base64EncodedString()
+        html += "<figure class=\"panel\"><div class=\"stage\" style=\"\(ratio)\"><img src=\"\(original)\" width=\"\(image.width)\" "
+            + "height=\"\(image.height)\" alt=\"the image\"></div><figcaption>image</figcaption></figure>\n"
+        html += "<figure class=\"panel\"><div class=\"stage\" style=\"\(ratio)\"><img id=\"original\" src=\"\(original)\" "
+            + "width=\"\(image.width)\" height=\"\(image.height)\" alt=\"the image\">\n"
+            + "<div class=\"maps\" id=\"maps\"\(pictures.heat ? " style=\"opacity: \(doc.alpha)\"" : "")>\n"
         for (k, entry) in e.entries.enumerated() {
-            html += "<figure id=\"map-\(k)\" hidden><img src=\"data:image/\(type);base64,"
-                + Data(overlays[k]).base64EncodedString()
-                + "\" width=\"\(size.width)\" height=\"\(size.height)\" alt=\"map for \(escapeHTML(entry.label))\"></figure>\n"
+            html += "<figure id=\"map-\(k)\" hidden><img src=\"\(png(pictures.layers[k]))\" width=\"\(layer.width)\" "
+                + "height=\"\(layer.height)\" alt=\"map for \(escapeHTML(entry.label))\"></figure>\n"
+        }
+        html += "</div></div><figcaption>\(escapeHTML(e.method == .guidedGradcam ? "grad-cam" : e.method.rawValue))</figcaption></figure>\n"
+        if !pictures.guided.isEmpty {
+            html += "<figure class=\"panel\"><div class=\"stage guided\" style=\"\(ratio)\">\n"
+            for (k, entry) in e.entries.enumerated() {
+                html += "<img id=\"guided-\(k)\" hidden src=\"\(png(pictures.guided[k]))\" width=\"\(layer.width)\" "
+                    + "height=\"\(layer.height)\" alt=\"guided grad-cam for \(escapeHTML(entry.label))\">\n"
+            }
+            html += "</div><figcaption>guided grad-cam</figcaption></figure>\n"
         }
         html += """
-        </div>
         <dl>
         <dt>token</dt><dd id="f-token"></dd>
         <dt>score (\(escapeHTML(doc.score.rawValue)))</dt><dd id="f-score"></dd>
@@ -77,6 +93,22 @@ func reportHTML(_ doc: ExportDocument, overlays: [[UInt8]], type: String, size: 
             html += "<dt>peak [row, column] at the layer</dt><dd id=\"f-peak\"></dd>\n"
         }
         html += "</dl>\n</div>\n"
+        if pictures.heat {
+            html += "<p class=\"controls\"><label>opacity <input type=\"range\" id=\"opacity\" min=\"0\" max=\"1\" step=\"0.05\" "
+                + "value=\"\(doc.alpha)\"></label> <span class=\"bar\">0 <img src=\"\(png(pictures.colorbar))\" width=\"256\" "
+                + "height=\"1\" alt=\"colour bar: low to high\"> 1 (\(escapeHTML(doc.colormap.rawValue)), the map's scale)</span></p>\n"
+        }
+        let item = doc.task == .captioning ? "word" : doc.task == .vqa ? "answer" : "class"
+        html += "<h2>Every \(item)</h2>\n<div class=\"grid\" id=\"grid\" style=\"--ratio: \(image.width) / \(image.height)\"></div>\n"
+        if probability(doc, 0) != nil {
+            html += "<h2>Probabilities</h2>\n<table class=\"odds\">\n<tr><th>\(item)</th><th>probability</th>"
+                + (doc.logprobs != nil ? "<th>log-probability</th>" : "") + "<th>score (\(escapeHTML(doc.score.rawValue)))</th></tr>\n"
+            for (k, entry) in e.entries.enumerated() {
+                html += "<tr><td>\(escapeHTML(entry.label))</td><td>\(formatted(probability(doc, k)!))</td>"
+                    + (doc.logprobs.map { "<td>\(formatted($0[k]))</td>" } ?? "") + "<td>\(formatted(entry.score))</td></tr>\n"
+            }
+            html += "</table>\n"
+        }
     }
     html += "<h2>Settings</h2>\n<table>\n"
     for (name, value) in settings(doc) {
@@ -91,6 +123,7 @@ private func tokenButton(_ doc: ExportDocument, _ k: Int, _ entry: Explanation.E
     var data: [(String, String)] = [("token", entry.label), ("score", formatted(entry.score))]
     if let logprobs = doc.logprobs { data.append(("extra", formatted(logprobs[k]))) }
     if let probabilities = doc.probabilities { data.append(("extra", formatted(probabilities[k]))) }
+    if let p = probability(doc, k) { data.append(("p", formatted(p))) }
     if doc.explanation.method.hasLayerMap {
         data.append(("cammax", formatted(entry.camMax)))
         data.append(("peak", "[" + entry.peak.map(String.init).joined(separator: ", ") + "]"))
@@ -98,6 +131,11 @@ private func tokenButton(_ doc: ExportDocument, _ k: Int, _ entry: Explanation.E
     let attributes = data.map { " data-\($0)=\"\(escapeHTML($1))\"" }.joined()
     return "<button type=\"button\" class=\"token\" aria-pressed=\"false\" aria-controls=\"map-\(k)\"\(attributes)>"
         + escapeHTML(entry.label) + "</button>"
+}
+
+/// Entry k's probability: its answer's or class's, or its word's exp(log p).
+private func probability(_ doc: ExportDocument, _ k: Int) -> Float? {
+    doc.probabilities?[k] ?? doc.logprobs.map { Foundation.exp($0[k]) }
 }
 
 /// The settings table's rows: what was explained and how.
@@ -142,12 +180,19 @@ func escapeHTML(_ text: String) -> String {
 }
 
 private let style = """
-body { font: 15px/1.5 system-ui, sans-serif; margin: 2em auto; max-width: 60em; padding: 0 1em; color: #222; }
+body { font: 15px/1.5 system-ui, sans-serif; margin: 2em auto; max-width: 75em; padding: 0 1em; color: #222; }
 button.token { font: inherit; margin: 0.1em; padding: 0.1em 0.5em; border: 1px solid #999; border-radius: 4px; background: #f4f4f4; cursor: pointer; }
 button.token[aria-pressed="true"] { background: #222; color: #fff; border-color: #222; }
 button.token:focus-visible { outline: 3px solid #e80; outline-offset: 1px; }
 .view { display: flex; flex-wrap: wrap; gap: 1.5em; align-items: flex-start; margin: 1em 0; }
-.view figure { margin: 0; } .view img { width: min(100%, 512px); height: auto; border: 1px solid #ccc; }
+.panel { margin: 0; width: min(100%, 22em); } .panel figcaption, .grid span { color: #666; font-size: 0.9em; }
+.stage { position: relative; width: 100%; border: 1px solid #ccc; }
+.stage img, .maps, .maps figure { position: absolute; inset: 0; width: 100%; height: 100%; margin: 0; }
+.controls img { width: 256px; height: 12px; vertical-align: middle; border: 1px solid #ccc; }
+.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(9em, 1fr)); gap: 0.8em; }
+.grid button { font: inherit; background: none; border: 2px solid transparent; padding: 0; text-align: left; cursor: pointer; }
+.grid button[aria-pressed="true"] { border-color: #222; }
+.grid .cell { position: relative; aspect-ratio: var(--ratio); } .grid .cell img { position: absolute; inset: 0; width: 100%; height: 100%; }
 dl { display: grid; grid-template-columns: auto auto; gap: 0.2em 1em; margin: 0; }
 dt { color: #666; } dd { margin: 0; font-variant-numeric: tabular-nums; }
 .unk { text-decoration: underline dotted; color: #a00; }
@@ -170,7 +215,7 @@ private let selftest = """
   function run() {
     var out = document.getElementById("selftest");
     var buttons = Array.prototype.slice.call(document.querySelectorAll("button.token"));
-    var figures = Array.prototype.slice.call(document.querySelectorAll("figure"));
+    var figures = Array.prototype.slice.call(document.querySelectorAll(".maps figure"));
     var problems = [];
     buttons.forEach(function (b, i) {
       b.click();
@@ -187,6 +232,8 @@ private let selftest = """
       if (document.getElementById("f-score").textContent !== b.dataset.score) problems.push(where + "its score is not shown");
       if (b.getAttribute("aria-pressed") !== "true") problems.push(where + "it is not marked as selected");
     });
+    var cells = document.querySelectorAll("#grid button").length;
+    if (buttons.length && cells !== buttons.length) problems.push("the grid has " + cells + " cells for " + buttons.length + " tokens");
     problems = problems.concat(errors);
     out.textContent = problems.length ? "SELFTEST FAIL " + problems.join("; ") : "SELFTEST PASS " + buttons.length;
     out.hidden = false;
@@ -200,11 +247,15 @@ private let viewer = """
   "use strict";
   var buttons = Array.prototype.slice.call(document.querySelectorAll("button.token"));
   var fields = ["token", "score", "extra", "cammax", "peak"];
+  var grid = document.getElementById("grid"), original = document.getElementById("original"), cells = [];
   function show(button) {
-    buttons.forEach(function (b) {
+    buttons.forEach(function (b, i) {
       var selected = b === button;
       b.setAttribute("aria-pressed", selected ? "true" : "false");
       document.getElementById(b.getAttribute("aria-controls")).hidden = !selected;
+      var guided = document.getElementById("guided-" + i);
+      if (guided) guided.hidden = !selected;
+      if (cells[i]) cells[i].setAttribute("aria-pressed", selected ? "true" : "false");
     });
     fields.forEach(function (name) {
       var field = document.getElementById("f-" + name);
@@ -220,6 +271,30 @@ private let viewer = """
       if (next >= 0 && next < buttons.length) { buttons[next].focus(); e.preventDefault(); }
     });
   });
+  // Every token at once: the image with its map, the same pictures again.
+  buttons.forEach(function (b, i) {
+    var cell = document.createElement("button"), frame = document.createElement("div"), label = document.createElement("span");
+    cell.type = "button";
+    frame.className = "cell";
+    var picture = original.cloneNode();
+    picture.removeAttribute("id");
+    frame.appendChild(picture);
+    var map = document.getElementById(b.getAttribute("aria-controls")).querySelector("img").cloneNode();
+    if (document.getElementById("maps").style.opacity) map.className = "heat";
+    frame.appendChild(map);
+    label.textContent = b.dataset.token + (b.dataset.p ? "  p " + b.dataset.p : "");
+    cell.appendChild(frame);
+    cell.appendChild(label);
+    cell.addEventListener("click", function () { show(b); b.focus(); });
+    grid.appendChild(cell);
+    cells.push(cell);
+  });
+  var opacity = document.getElementById("opacity");
+  function blend() {
+    document.getElementById("maps").style.opacity = opacity.value;
+    grid.querySelectorAll("img.heat").forEach(function (img) { img.style.opacity = opacity.value; });
+  }
+  if (opacity) { opacity.addEventListener("input", blend); blend(); }
   if (buttons.length) show(buttons[0]);
 })();
 """
