@@ -128,12 +128,12 @@ public final class ForwardContext {
     /// The output an earlier pass over the same input left for the module at
     /// `path`, while this pass is below the memo's layer; nil otherwise.
     public func reused(_ path: String) -> Tensor? {
-        pastLayer ? nil : memo?.output(path)
+        pastLayer ? nil : memo?.output(path, for: ObjectIdentifier(self))
     }
 
     func observe(_ path: String, _ output: Tensor) -> Tensor {
         if let memo, !pastLayer {
-            memo.remember(path, output)
+            memo.remember(path, output, by: ObjectIdentifier(self))
             pastLayer = path == memo.layer
         }
         let y = replacing[path].map { $0(output) } ?? output
@@ -153,10 +153,14 @@ public final class ForwardContext {
 /// before it: the children of the root and of each of the layer's ancestors,
 /// under their paths (a fused convolution's under its last module's). The
 /// ancestors themselves are never served whole, so each pass still reaches
-/// the layer inside them.
+/// the layer inside them. A pass is never served what it produced itself,
+/// and a path produced twice in one pass (a block's one ReLU module, used
+/// after each of its convolutions) is never served at all.
 public final class ForwardMemo {
     public let layer: String
-    private var outputs: [String: Tensor] = [:]
+    private var outputs: [String: (output: Tensor, pass: ObjectIdentifier)] = [:]
+    /// Paths produced more than once in a pass: their outputs are ambiguous.
+    private var repeated: Set<String> = []
     /// "" and every ancestor path of the layer ("backbone", "backbone.layer4", …).
     private let ancestors: Set<String>
     /// The input the kept outputs are of.
@@ -178,17 +182,28 @@ public final class ForwardMemo {
     public func use(for input: AnyObject) {
         guard input !== self.input else { return }
         outputs = [:]
+        repeated = []
         self.input = input
     }
 
     /// Whether the memo holds outputs of passes over `input`.
     public func isFor(_ input: AnyObject) -> Bool { input === self.input }
 
-    func output(_ path: String) -> Tensor? { outputs[path] }
+    /// The output at `path` that a pass other than `pass` produced.
+    func output(_ path: String, for pass: ObjectIdentifier) -> Tensor? {
+        guard let kept = outputs[path], kept.pass != pass else { return nil }
+        return kept.output
+    }
 
-    func remember(_ path: String, _ output: Tensor) {
-        guard !output.requiresGrad, !ancestors.contains(path), ancestors.contains(Self.parent(of: path)) else { return }
-        outputs[path] = output
+    func remember(_ path: String, _ output: Tensor, by pass: ObjectIdentifier) {
+        guard !output.requiresGrad, !ancestors.contains(path), ancestors.contains(Self.parent(of: path)),
+              !repeated.contains(path) else { return }
+        if let kept = outputs[path], kept.pass == pass, kept.output !== output {
+            repeated.insert(path)
+            outputs[path] = nil
+            return
+        }
+        outputs[path] = (output, pass)
     }
 
     private static func parent(of path: String) -> String {

@@ -405,20 +405,8 @@ func runLoad(_ b: Bench, _ variant: String) throws -> RunResult {
 func twelveMegapixelJPEG(_ ws: Workspace) throws -> String {
     let path = ws.inputs + "/12mp.jpg"
     if FileManager.default.fileExists(atPath: path) { return path }
-    let w = 4000, h = 3000
-    var pixels = [UInt8](repeating: 0, count: w * h * 3)
-    var rng = SeededGenerator(seed: 5)
-    for y in 0..<h {
-        for x in 0..<w {
-            let i = (y * w + x) * 3, noise = Int(rng.next() % 24)
-            let disc = (x - 2000) * (x - 2000) + (y - 1500) * (y - 1500) < 900 * 900
-            pixels[i] = UInt8(min(255, x * 200 / w + noise))
-            pixels[i + 1] = UInt8(min(255, (disc ? 180 : 40) + y * 60 / h + noise))
-            pixels[i + 2] = UInt8(min(255, ((x / 50 + y / 50) % 2 == 0 ? 160 : 60) + noise))
-        }
-    }
     try FileManager.default.createDirectory(atPath: ws.inputs, withIntermediateDirectories: true)
-    try RGBImage(width: w, height: h, pixels: pixels).write(to: path, quality: 90)
+    try photoLike(width: 4000, height: 3000, disc: 900, checker: 50, noise: 24, seed: 5).write(to: path, quality: 90)
     return path
 }
 
@@ -469,19 +457,8 @@ func runExport(_ b: Bench, _ variant: String) throws -> RunResult {
     let x = try b.ws.image()
     let e = try Explainer(root: cap, defaultLayer: "backbone.layer4", options: ExplainOptions())
         .explain(TargetSet.caption(cap, vocabulary: vocabulary, words: words, kind: .logprob), image: x)
-    // Photo-like: gradients, a disc, a checkerboard and a little noise (as the 12 MP JPEG).
-    var pixels = [UInt8](repeating: 0, count: 640 * 480 * 3)
-    var rng = SeededGenerator(seed: 7)
-    for y in 0..<480 {
-        for x in 0..<640 {
-            let i = (y * 640 + x) * 3, noise = Int(rng.next() % 16)
-            let disc = (x - 320) * (x - 320) + (y - 240) * (y - 240) < 150 * 150
-            pixels[i] = UInt8(min(255, x * 200 / 640 + noise))
-            pixels[i + 1] = UInt8(min(255, (disc ? 180 : 40) + y * 60 / 480 + noise))
-            pixels[i + 2] = UInt8(min(255, ((x / 40 + y / 40) % 2 == 0 ? 160 : 60) + noise))
-        }
-    }
-    let doc = ExportDocument(task: .captioning, imagePath: "bench.jpg", image: RGBImage(width: 640, height: 480, pixels: pixels),
+    let doc = ExportDocument(task: .captioning, imagePath: "bench.jpg",
+                             image: photoLike(width: 640, height: 480, disc: 150, checker: 40, noise: 16, seed: 7),
                              modelPath: "bench-model", weightsSHA256: String(repeating: "0", count: 64), explanation: e,
                              score: .logprob, text: words.map { vocabulary.token(at: $0)! }.joined(separator: " "),
                              logprobs: e.entries.map(\.score))
@@ -598,21 +575,28 @@ func runCommand(_ b: Bench, _ variant: String) throws -> RunResult {
     return RunResult(scenario: "command", variant: variant, times: times, metrics: metrics)
 }
 
-/// A photo-like 224×224 PNG (gradients, a disc, a checkerboard, noise), made once.
+/// A photo-like 224×224 PNG, made once.
 func benchPNG(_ ws: Workspace) throws -> String {
     let path = ws.inputs + "/image.png"
     if FileManager.default.fileExists(atPath: path) { return path }
-    var pixels = [UInt8](repeating: 0, count: 224 * 224 * 3)
-    var rng = SeededGenerator(seed: 8)
-    for y in 0..<224 {
-        for x in 0..<224 {
-            let i = (y * 224 + x) * 3, noise = Int(rng.next() % 16)
-            let disc = (x - 112) * (x - 112) + (y - 112) * (y - 112) < 60 * 60
-            pixels[i] = UInt8(min(255, x * 200 / 224 + noise))
-            pixels[i + 1] = UInt8(min(255, (disc ? 180 : 40) + y * 60 / 224 + noise))
-            pixels[i + 2] = UInt8(min(255, ((x / 16 + y / 16) % 2 == 0 ? 160 : 60) + noise))
+    try photoLike(width: 224, height: 224, disc: 60, checker: 16, noise: 16, seed: 8).write(to: path)
+    return path
+}
+
+/// A picture that codecs treat like a photo, not like flat colour: a colour
+/// ramp, a centred disc of `disc` pixels' radius, a checkerboard of
+/// `checker`-pixel squares, and noise of up to `noise` levels.
+func photoLike(width w: Int, height h: Int, disc: Int, checker: Int, noise: UInt64, seed: UInt64) -> RGBImage {
+    var pixels = [UInt8](repeating: 0, count: w * h * 3)
+    var rng = SeededGenerator(seed: seed)
+    for y in 0..<h {
+        for x in 0..<w {
+            let i = (y * w + x) * 3, n = Int(rng.next() % noise)
+            let inside = (x - w / 2) * (x - w / 2) + (y - h / 2) * (y - h / 2) < disc * disc
+            pixels[i] = UInt8(min(255, x * 200 / w + n))
+            pixels[i + 1] = UInt8(min(255, (inside ? 180 : 40) + y * 60 / h + n))
+            pixels[i + 2] = UInt8(min(255, ((x / checker + y / checker) % 2 == 0 ? 160 : 60) + n))
         }
     }
-    try RGBImage(width: 224, height: 224, pixels: pixels).write(to: path)
-    return path
+    return RGBImage(width: w, height: h, pixels: pixels)
 }
