@@ -89,7 +89,11 @@ public struct Explainer {
         let layer = options.layer ?? defaultLayer
         let names = root.namedModules().map(\.name).filter { !$0.isEmpty }
         guard names.contains(layer) else {
-            throw ExplainError.unknownLayer(layer, suggestions: closest(to: layer, in: names, count: 5))
+            // Suggested are layers of the part the default layer is in (the backbone), not the
+            // decoder's, which have no map.
+            let part = defaultLayer.split(separator: ".").first.map { String($0) + "." } ?? ""
+            let candidates = defaultLayer.contains(".") ? names.filter { $0.hasPrefix(part) } : names
+            throw ExplainError.unknownLayer(layer, suggestions: closest(to: layer, in: candidates, count: 5))
         }
         self.root = root
         self.layer = layer

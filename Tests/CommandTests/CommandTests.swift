@@ -310,6 +310,10 @@ final class CommandTests: XCTestCase {
         XCTAssertTrue(folded.stdout.contains("class3"), folded.stdout)
         XCTAssertTrue(folded.stdout.contains("(row, column) of features."), folded.stdout)
         XCTAssertTrue(folded.stdout.contains("add --out DIR"), folded.stdout)
+        let layer = try gradcam(["caption", image, "--model", model("captioner-vgg-fc7"), "--layer", "lstmm"])
+        XCTAssertEqual(layer.status, 1)
+        XCTAssertTrue(layer.stderr.contains("backbone.") && !layer.stderr.contains("\"lstm\"") && !layer.stderr.contains(" lstm,"),
+                      "suggests only layers that can have a map: \(layer.stderr)")
         let unknown = try gradcam(["clasify", image])
         XCTAssertEqual(unknown.status, 64)
         XCTAssertTrue(unknown.stderr.contains("did you mean \"classify\""), unknown.stderr)
