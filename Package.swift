@@ -53,7 +53,9 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
-        .executableTarget(name: "gradcam-bench", dependencies: ["Tensor", "Models", "Explain", "Export"]),
+        .executableTarget(name: "gradcam-bench", dependencies: [
+            "Tensor", "Models", "Explain", "Export", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "CBLAS"], exclude: ["Fixtures"]),
         .testTarget(name: "NNTests", dependencies: ["NN"]),

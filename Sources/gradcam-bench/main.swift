@@ -1,12 +1,12 @@
-// gradcam-bench: the benchmark suite. Run in a release build (`make bench`):
-//     gradcam-bench [--quick] [--scenario NAME]... [--pytorch | --no-pytorch]
-//                   [--models DIR] [--json FILE] [--markdown FILE] [--list]
+// gradcam-bench: the benchmark suite. Run in a release build (`make bench`;
+// `gradcam-bench --help` lists the options).
 // Every figure is reported beside a yardstick measured in the same run (the
 // sgemm peak, and PyTorch when it is installed), because the machines are
 // shared and noisy. Each scenario variant runs in its own process, so that
 // its peak memory is its own; scripts/bench_pytorch.py runs the same
 // scenarios in PyTorch on the same weights and inputs and checks the outputs.
 
+import ArgumentParser
 import CBLAS
 import Foundation
 import Tensor
@@ -25,54 +25,49 @@ struct Options {
     var child: (scenario: String, variant: String)?
 }
 
-func parseOptions() throws -> Options {
-    var o = Options()
-    var args = CommandLine.arguments.dropFirst()
-    func value(_ flag: String) throws -> String {
-        guard let v = args.popFirst() else { throw BenchError("\(flag) needs a value") }
-        return v
-    }
-    while let a = args.popFirst() {
-        switch a {
-        case "--quick": o.quick = true
-        case "--scenario": o.scenarios += try value(a).split(separator: ",").map(String.init)
-        case "--pytorch": o.pytorch = true
-        case "--no-pytorch": o.pytorch = false
-        case "--models": o.models = try value(a)
-        case "--json": o.json = try value(a)
-        case "--markdown": o.markdown = try value(a)
-        case "--script": o.script = try value(a)
-        case "--from-json": o.fromJSON = try value(a)
-        case "--threads":
-            guard let n = Int(try value(a)), n > 0 else { throw BenchError("--threads needs a positive number") }
-            o.threads = n
-        case "--child": o.child = (try value(a), try value(a))
-        case "--list":
-            for s in scenarios { print(s.name.padding(toLength: 18, withPad: " ", startingAt: 0), s.title) }
-            exit(0)
-        case "-h", "--help":
-            print("""
-                usage: gradcam-bench [--quick] [--scenario NAME[,NAME]]... [--pytorch | --no-pytorch]
-                                     [--models DIR] [--json FILE] [--markdown FILE] [--list]
-                  --quick        fewer repeats and conv shapes (about 2 minutes)
-                  --scenario     run only these scenarios (see --list); repeatable
-                  --pytorch      require PyTorch (scripts/bench_pytorch.py); default: use it when installed
-                  --no-pytorch   our side only
-                  --models DIR   keep the model directories, inputs and outputs in DIR (reused next time)
-                  --json FILE    write every run's raw result
-                  --markdown FILE  write the result table as Markdown
-                  --threads N    threads of a large product here, torch.set_num_threads there (default 2)
-                  --from-json FILE  print the report of an earlier --json FILE instead of running
-                """)
-            exit(0)
-        default: throw BenchError("unknown argument \(a) (see --help)")
+/// The command line, parsed by ArgumentParser into `Options`.
+struct GradcamBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gradcam-bench",
+        abstract: "Time gradcam's scenarios beside the sgemm peak and PyTorch, measured in the same run.",
+        discussion: """
+            Run in a release build (`make bench`). Each scenario variant runs in its own process; \
+            scripts/bench_pytorch.py runs the same scenarios in PyTorch on the same weights and \
+            inputs and checks the outputs. See BENCHMARKS.md.
+            """)
+
+    @Flag(help: "Fewer repeats and conv shapes (about 2 minutes).") var quick = false
+    @Option(help: ArgumentHelp("Run only these scenarios (comma-separated, repeatable; see --list).", valueName: "name")) var scenario: [String] = []
+    @Flag(inversion: .prefixedNo, help: "Require PyTorch (scripts/bench_pytorch.py); default: use it when installed.")
+    var pytorch: Bool?
+    @Option(help: ArgumentHelp("Keep the model directories, inputs and outputs here (reused next time).", valueName: "dir")) var models: String?
+    @Option(help: ArgumentHelp("Write every run's raw result to this file.", valueName: "file")) var json: String?
+    @Option(help: ArgumentHelp("Write the result table as Markdown to this file.", valueName: "file")) var markdown: String?
+    @Option(help: ArgumentHelp("The PyTorch side's script (default: scripts/bench_pytorch.py).", valueName: "file")) var script: String?
+    @Option(help: ArgumentHelp("Threads of a large product here, torch.set_num_threads there.", valueName: "n")) var threads = 2
+    @Option(help: ArgumentHelp("Print the report of an earlier --json file instead of running.", valueName: "file")) var fromJSON: String?
+    @Option(parsing: .upToNextOption, help: ArgumentHelp("Internal: run one scenario's variant.", visibility: .private))
+    var child: [String] = []
+    @Flag(help: "List the scenarios.") var list = false
+
+    func validate() throws {
+        guard threads > 0 else { throw ValidationError("--threads needs a positive number") }
+        guard child.isEmpty || child.count == 2 else { throw ValidationError("--child takes a scenario and a variant") }
+        let known = Set(scenarios.map(\.name))
+        for name in scenario.flatMap({ $0.split(separator: ",") }) where !known.contains(String(name)) {
+            throw ValidationError("unknown scenario \(name); scenarios: \(scenarios.map(\.name).joined(separator: ", "))")
         }
     }
-    let known = Set(scenarios.map(\.name))
-    for s in o.scenarios where !known.contains(s) {
-        throw BenchError("unknown scenario \(s); scenarios: \(scenarios.map(\.name).joined(separator: ", "))")
+
+    func run() throws {
+        if list {
+            for s in scenarios { print(s.name.padding(toLength: 18, withPad: " ", startingAt: 0), s.title) }
+            return
+        }
+        try runBench(Options(quick: quick, scenarios: scenario.flatMap { $0.split(separator: ",").map(String.init) },
+                         pytorch: pytorch, models: models, json: json, markdown: markdown, script: script,
+                         threads: threads, fromJSON: fromJSON, child: child.count == 2 ? (child[0], child[1]) : nil))
     }
-    return o
 }
 
 /// Runs a command, echoing its stderr, and returns the RESULT lines of its stdout.
@@ -110,9 +105,7 @@ func pytorchScript(_ o: Options) -> String? {
     return candidates.first { FileManager.default.fileExists(atPath: $0) }
 }
 
-func main() throws {
-    startBLAS()
-    let o = try parseOptions()
+func runBench(_ o: Options) throws {
     let p = Protocol(quick: o.quick, threads: o.threads)
 
     if let (name, variant) = o.child {
@@ -229,9 +222,5 @@ func machine(python: String?) -> [String] {
     return lines
 }
 
-do {
-    try main()
-} catch {
-    log("error: \(error)")
-    exit(1)
-}
+startBLAS()
+GradcamBench.main()
