@@ -1,20 +1,22 @@
 import Explain
 import Foundation
 
-/// `report.html`: one self-contained page. The overlays are inlined as
-/// base64 data URIs and a Content-Security-Policy forbids every other
-/// source, so the page works offline, from an e-mail or a CI artifact.
+/// `report.html`: one self-contained page. The pictures (`ReportPictures`)
+/// are inlined as base64 data URIs and a Content-Security-Policy forbids
+/// every other source, so the page works offline, from an e-mail or a CI
+/// artifact.
 ///
 /// Each entry is a `<button>` (focusable, so the page works from the
-/// keyboard); clicking, hovering or focusing it shows its map (one hidden
-/// `<figure>` per entry) and its values. Images in the document delay the
+/// keyboard); clicking, hovering or focusing it shows its map over the image
+/// (one hidden `<figure>` per entry, at the opacity of the slider) and its
+/// values; a grid shows every entry at once. Images in the document delay the
 /// `load` event, so when it fires every map has decoded: opening the page
 /// with `#selftest` then clicks every button, checks that exactly its map is
-/// visible at its size (the image's, at most `reportSide` on a side) and its score is shown, and writes
-/// `SELFTEST PASS n` or `SELFTEST FAIL reason` into `<pre id=selftest>`,
-/// all synchronously. Script errors, rejected promises, `console.error`,
-/// failed images and blocked resources make it fail. The browser test reads
-/// that line; a person never sees it.
+/// visible, decoded at its declared size, that its score is shown and that
+/// the grid has a cell per entry, and writes `SELFTEST PASS n` or `SELFTEST
+/// FAIL reason` into `<pre id=selftest>`, all synchronously. Script errors,
+/// rejected promises, `console.error`, failed images and blocked resources
+/// make it fail. The browser test reads that line; a person never sees it.
 func reportHTML(_ doc: ExportDocument, pictures: ReportPictures) -> String {
     let e = doc.explanation
     let title = "gradcam: " + (doc.text.flatMap { $0.isEmpty ? nil : $0 } ?? doc.task.rawValue)
@@ -227,7 +229,7 @@ private let selftest = """
         problems.push(where + "its map is not the one shown");
       } else if (!img.complete || String(img.naturalWidth) !== img.getAttribute("width") ||
                  String(img.naturalHeight) !== img.getAttribute("height")) {
-        problems.push(where + "its map is " + img.naturalWidth + "x" + img.naturalHeight + ", not the image's size");
+        problems.push(where + "its map is " + img.naturalWidth + "x" + img.naturalHeight + ", not its declared size");
       }
       if (document.getElementById("f-score").textContent !== b.dataset.score) problems.push(where + "its score is not shown");
       if (b.getAttribute("aria-pressed") !== "true") problems.push(where + "it is not marked as selected");
