@@ -25,10 +25,16 @@ func displays(_ doc: ExportDocument) -> [Display] {
         let g = guided.values
         return (0..<t).map { k in .picture(gradientImage(g[(k * 3 * plane)..<((k + 1) * 3 * plane)], width: width, height: height)) }
     }
+    return heatMaps(doc)
+}
+
+/// Each entry's map from cams.npy as a heat display (see `displays`).
+func heatMaps(_ doc: ExportDocument) -> [Display] {
+    let e = doc.explanation, plane = e.inputSize.height * e.inputSize.width
     guard let cams = e.cams else { return [] }
     let values = cams.values
     let scale: Float = doc.normalize == .none ? 1 / (values.max().flatMap { $0 > 0 ? $0 : nil } ?? 1) : 1
-    return (0..<t).map { k in .heat(values[(k * plane)..<((k + 1) * plane)].map { $0 * scale }) }
+    return (0..<doc.count).map { k in .heat(values[(k * plane)..<((k + 1) * plane)].map { $0 * scale }) }
 }
 
 /// A gradient [3, H, W] as an image, as the guided backpropagation papers (and
@@ -194,11 +200,8 @@ struct ReportPictures {
             blank.overlay(map: map, mapWidth: width, mapHeight: height, colormap: colormap, alpha: 1)
         }
         // Guided Grad-CAM shows its Grad-CAM map as the layer and the guided picture beside it.
-        let maps: [Display] = e.method == .guidedGradcam ? (e.cams.map { cams in
-            let plane = width * height, values = cams.values
-            return (0..<doc.count).map { .heat(Array(values[($0 * plane)..<(($0 + 1) * plane)])) }
-        } ?? shown) : shown
-        heat = maps.first.map { if case .heat = $0 { return true } else { return false } } ?? e.method.hasLayerMap
+        let maps = e.method == .guidedGradcam ? heatMaps(doc) : shown
+        heat = e.method.hasLayerMap
         layers = try concurrentMap(maps.count) { k in
             switch maps[k] {
             case .heat(let map): return try colored(map).encodePNG()
