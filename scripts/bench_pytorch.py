@@ -51,6 +51,7 @@ SCENARIOS = {
     "resnet50-gradcam": ["usual", "best"],
     "vgg16-gradcam": ["usual", "best"],
     "caption-gradcam": ["usual", "best", "batched"],
+    "attention-caption-gradcam": ["best", "batched"],
     "vqa-gradcam": ["usual", "best"],
     "caption-guided": ["usual", "best"],
     "load": ["load"],
@@ -157,13 +158,14 @@ def join_checks(*checks):
 
 # --- models and inputs -------------------------------------------------------------
 
-def fixtures():
-    """The PyTorch modules of spec/model-format.md, from the Models test fixtures script."""
-    path = os.path.join(ROOT, "Tests", "ModelsTests", "Fixtures", "make_fixtures.py")
-    spec = importlib.util.spec_from_file_location("models_fixtures", path)
-    mf = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mf)
-    return mf
+def fixtures(script="make_fixtures.py"):
+    """The PyTorch modules of spec/model-format.md (make_fixtures.py) or of Show, Attend
+    and Tell (make_attention_fixtures.py), from the Models test fixtures scripts."""
+    path = os.path.join(ROOT, "Tests", "ModelsTests", "Fixtures", script)
+    spec = importlib.util.spec_from_file_location(script[:-3], path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 class Workspace:
@@ -210,6 +212,14 @@ def captioner(ws):
     name = "captioner-resnet50"
     cfg = ws.config(name)
     model = fixtures().Captioner(cfg, ws.lines(name, "vocab.txt"))
+    model.load_state_dict(ws.weights(name))
+    return cfg, model.eval()
+
+
+def attention_captioner(ws):
+    name = "sat-resnet101"
+    cfg = ws.config(name)
+    model = fixtures("make_attention_fixtures.py").ShowAttendTell(cfg, ws.lines(name, "vocab.txt"))
     model.load_state_dict(ws.weights(name))
     return cfg, model.eval()
 
@@ -431,6 +441,38 @@ def run_caption_gradcam(ws, variant, quick):
     emit(scenario, variant, ts, peak, check=compare(ws.out(scenario, "ours_raw.npy"), raw, "raw maps"), metrics=metrics)
 
 
+def run_attention_caption_gradcam(ws, variant, quick):
+    """Show, Attend and Tell at 256², 16 words: "best" differentiates each word's
+    log-probability down to layer4 (the CNN below it run once, without a graph);
+    "batched" is our one-pass batching (16 copies of layer4's output)."""
+    import numpy as np
+    import torch
+    scenario = "attention-caption-gradcam"
+    _, model = attention_captioner(ws)
+    model.requires_grad_(False)
+    x = torch.from_numpy(np.load(os.path.join(ws.dir, "inputs", "image256.npy")))
+    words = ws.inputs()["caption"]
+    n, index, ids = len(words), torch.arange(len(words)), torch.tensor(words)
+
+    def run():
+        with torch.no_grad():
+            a0 = model.feature_map(x)
+        if variant == "best":
+            a = a0.requires_grad_(True)
+            s = model.decode(a, words)[0][0, index, ids]
+            g = torch.cat([torch.autograd.grad(s[t], a, retain_graph=t < n - 1)[0] for t in range(n)])
+        else:
+            a = a0.expand(n, -1, -1, -1).contiguous().requires_grad_(True)
+            s = model.decode(a, words)[0][index, index, ids]
+            g, = torch.autograd.grad(s.sum(), a)
+        raw = raw_maps(a0.detach(), g)
+        cams_from_raw(raw, x.shape[2], x.shape[3])
+        return raw
+    reset_peak()
+    raw, ts = measure(run, quick)
+    emit(scenario, variant, ts, peak_mb(), check=compare(ws.out(scenario, "ours_raw.npy"), raw, "raw maps"))
+
+
 def run_vqa_gradcam(ws, variant, quick):
     import torch
     scenario = "vqa-gradcam"
@@ -571,6 +613,8 @@ def run_variant(ws, scenario, variant, quick):
         run_caption_gradcam(ws, variant, quick)
     elif scenario == "vqa-gradcam":
         run_vqa_gradcam(ws, variant, quick)
+    elif scenario == "attention-caption-gradcam":
+        run_attention_caption_gradcam(ws, variant, quick)
     elif scenario == "caption-guided":
         run_caption_guided(ws, variant, quick)
     elif scenario == "load":

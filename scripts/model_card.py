@@ -1,17 +1,19 @@
 """Writes a shipped model's MODEL_CARD.md from `gradcam eval --json` results.
 
-    python3 scripts/model_card.py MODEL_DIR TITLE TRAINING_MD test.json heldout.json
-TRAINING_MD is a Markdown file describing the data and the exact training commands.
+    python3 scripts/model_card.py MODEL_DIR TITLE TRAINING_MD test.json heldout.json [METHODS]
+TRAINING_MD is a Markdown file describing the data and the exact training commands; METHODS
+the `--method` list the results were measured with (default gradcam,gradcam++).
 """
 import json
 import sys
 
 model_dir, title, training, test, heldout = sys.argv[1:6]
+methods = sys.argv[6] if len(sys.argv) > 6 else "gradcam,gradcam++"
 config = json.load(open(f"{model_dir}/config.json"))
 results = [("test", json.load(open(test))), ("test-heldout", json.load(open(heldout)))]
 lines = [f"# {title}", "", open(training).read().strip(), "", "## Architecture", "",
          "```json", json.dumps(config, indent=2), "```", "", "## Measured scores", "",
-         "Measured with `gradcam eval MODEL --data SPLIT --method gradcam,gradcam++ --json` on 500 scenes of",
+         f"Measured with `gradcam eval MODEL --data SPLIT --method {methods} --json` on 500 scenes of",
          "each split (`test`: the training distribution; `test-heldout`: colour–shape combinations never",
          "seen in training). Scores are fractions in [0, 1].", ""]
 keys = sorted(results[0][1]["scores"])
@@ -27,15 +29,17 @@ for name in sorted(results[0][1]["grounding"], key=lambda n: (n.endswith("baseli
         cells.append(f"{g['pointing_game']:.3f} / {g['energy']:.3f} / {g['iou']:.3f} ({g['count']})" if g else "-")
     lines.append(f"| {name} | " + " | ".join(cells) + " |")
 if all("grounding_by_kind" in r for _, r in results):
-    lines += ["", "Pointing game per kind of token (`grounding_by_kind`: Grad-CAM / Grad-CAM++ / centre baseline;",
+    shown = [n for n in sorted(results[0][1]["grounding"], key=lambda n: (n.endswith("baseline"), n))
+             if n != "random-baseline"]
+    lines += ["", f"Pointing game per kind of token (`grounding_by_kind`: {' / '.join(shown)};",
               "tokens counted):", "",
               "| kind | " + " | ".join(s for s, _ in results) + " |", "|---|" + "---|" * len(results)]
     for kind in sorted(set().union(*(r["grounding_by_kind"] for _, r in results))):
         cells = []
         for _, r in results:
             g = r["grounding_by_kind"].get(kind, {})
-            points = " / ".join(f"{g[m]['pointing_game']:.3f}" if m in g else "-" for m in ("gradcam", "gradcam++", "center-baseline"))
-            cells.append(f"{points} ({g['gradcam']['count']})" if "gradcam" in g else "-")
+            points = " / ".join(f"{g[m]['pointing_game']:.3f}" if m in g else "-" for m in shown)
+            cells.append(f"{points} ({g[shown[0]]['count']})" if shown[0] in g else "-")
         lines.append(f"| {kind} | " + " | ".join(cells) + " |")
 open(f"{model_dir}/MODEL_CARD.md", "w").write("\n".join(lines) + "\n")
 print("wrote", f"{model_dir}/MODEL_CARD.md")

@@ -60,15 +60,15 @@ public protocol CaptionStepper {
     func step(words: [Int], parents: [Int], state: State) -> (logProbs: [[Float]], state: State)
 }
 
-/// A `Captioner` on one image: the LSTM state is reordered to the surviving beams with
-/// `LSTM.State.selecting(rows:)`, and each step is one batched LSTM call.
+/// A `Captioner` on one image: the decoder state is reordered to the surviving beams with
+/// `DecoderState.selecting(rows:)`, and each step is one batched decoder call.
 public struct CaptionerStepper: CaptionStepper {
     public let captioner: Captioner
-    /// The image vector [1, F], cut from any graph: decoding records nothing.
+    /// The image feature [1, …], cut from any graph: decoding records nothing.
     public let feature: Tensor
     public let specialTokens: SpecialTokens
 
-    /// - Throws: `CaptionError.featureShape` unless `feature` is [1, F] for this captioner.
+    /// - Throws: `CaptionError.featureShape` unless `feature` is one image's feature for this captioner.
     public init(captioner: Captioner, feature: Tensor, specialTokens: SpecialTokens) throws(CaptionError) {
         try checkFeature(feature, captioner)
         self.captioner = captioner
@@ -81,20 +81,21 @@ public struct CaptionerStepper: CaptionStepper {
         try self.init(captioner: captioner, feature: feature, specialTokens: SpecialTokens(vocabulary: vocabulary))
     }
 
-    public func start() -> (logProbs: [Float], state: LSTM.State) {
+    public func start() -> (logProbs: [Float], state: DecoderState) {
         let (logProbs, state) = captioner.start(feature, ForwardContext())
         return (logProbs.values, state)
     }
 
-    public func step(words: [Int], parents: [Int], state: LSTM.State) -> (logProbs: [[Float]], state: LSTM.State) {
+    public func step(words: [Int], parents: [Int], state: DecoderState) -> (logProbs: [[Float]], state: DecoderState) {
         let (logProbs, next) = captioner.step(words, state.selecting(rows: parents), ForwardContext())
         let v = logProbs.shape[1], values = logProbs.values
         return ((0..<logProbs.shape[0]).map { Array(values[($0 * v)..<($0 * v + v)]) }, next)
     }
 }
 
-/// The captioner's image-vector shape, [1, F], checked before any tensor op can trap on it.
+/// The captioner's feature shape for one image ([1, F] or [1, C, h, w]), checked before any
+/// tensor op can trap on it.
 func checkFeature(_ feature: Tensor, _ captioner: Captioner) throws(CaptionError) {
-    let expected = [1, captioner.imageProj.weight.value.shape[1]]
+    let expected = [1] + captioner.featureShape
     guard feature.shape == expected else { throw .featureShape(got: feature.shape, expected: expected) }
 }

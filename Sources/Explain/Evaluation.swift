@@ -36,7 +36,8 @@ public struct EvaluationReport: Sendable {
     public let count: Int
     /// Fractions in [0, 1].
     public let scores: [String: Double]
-    /// One entry per method and per baseline ("center-baseline", "random-baseline").
+    /// One entry per method, per baseline ("center-baseline", "random-baseline")
+    /// and, for attention captioners, for the attention map ("attention").
     public let grounding: [String: GroundingScores]
     /// The same, per kind of token: captioning "color" and "shape" words, VQA
     /// question types, classification classes — where a model's maps fail is
@@ -116,7 +117,7 @@ public struct Evaluator {
             // Generate once; explain the same words with every method.
             let caption = try task.explain(image: x, caption: nil, beam: beamSize, nbest: 1, maxLength: nil,
                                            includeEnd: false, score: score ?? .defaultKind(for: .captioning),
-                                           options: ExplainOptions(method: .gradcam))[0]
+                                           options: ExplainOptions(method: methods.first ?? .gradcam))[0]
             let words = caption.explanation.entries.map(\.label)
             candidates.append(words)
             references.append(entry.captions.map { Tokenizer.words(in: $0.text) })
@@ -134,7 +135,7 @@ public struct Evaluator {
                 let masks = try groundable.map { try acc.resize(instances.mask(of: $0.instance), from: entry.image) }
                 for method in methods {
                     let e: Explanation
-                    if method == .gradcam {
+                    if method == methods.first {
                         e = caption.explanation
                     } else {
                         e = try Explainer(root: task.captioner, defaultLayer: model.explainLayer,
@@ -144,6 +145,9 @@ public struct Evaluator {
                                                        kind: score ?? .defaultKind(for: .captioning)), image: x)
                     }
                     acc.add(method.rawValue, e, groundable.map(\.token), masks, kinds: kinds)
+                }
+                if let attention = caption.attention {
+                    acc.addAttention(attention, groundable.map(\.token), masks, kinds: kinds)
                 }
                 acc.addBaselines(masks, kinds: kinds, seed: UInt64(k))
             }
@@ -281,6 +285,17 @@ struct GroundingAccumulator {
                 continue
             }
             record(name, kind: kind, map: map, mask: mask)
+        }
+    }
+
+    /// An attention captioner's weights at the tokens (before each word was
+    /// chosen), bilinear from the decoder's cells to the input size, as "attention".
+    mutating func addAttention(_ attention: Tensor, _ tokens: [Int], _ masks: [[Bool]], kinds: [String]) {
+        let (h, w) = size, plane = h * w
+        let up = attention.reshaped([attention.shape[0], 1, attention.shape[1], attention.shape[2]])
+            .resizedBilinear(height: h, width: w).values
+        for ((t, mask), kind) in zip(zip(tokens, masks), kinds) {
+            record("attention", kind: kind, map: Array(up[(t * plane)..<((t + 1) * plane)]), mask: mask)
         }
     }
 

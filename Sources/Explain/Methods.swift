@@ -1,4 +1,5 @@
 import Foundation
+import Models
 import Tensor
 
 /// The explanation methods (cli.md, `--method`).
@@ -155,4 +156,11 @@ enum PostProcessing {
         }
         return Tensor(shape: [t, height, width], values: values)
     }
+}
+
+extension ModelDirectory {
+    /// The method commands use when none is asked for: config.json's
+    /// `explain_method` (checked against `ModelConfig.explainMethods` when
+    /// loaded), else Grad-CAM.
+    public var defaultMethod: Method { config.explainMethod.flatMap(Method.init(rawValue:)) ?? .gradcam }
 }

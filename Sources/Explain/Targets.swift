@@ -65,21 +65,8 @@ public struct TargetSet {
         let entries = wholeCaption
             ? [Entry(label: labels.joined(separator: " "), id: -1)]
             : zip(labels, words).map { Entry(label: $0, id: $1) }
-        // Row j needs word targets[j] at its own position only: the 10 000-word head and its
-        // softmax run on those B rows, not on all B × n positions.
-        // A batch of one image (no repeated layer) serves every target from its single row.
         let perRow: (Tensor, ForwardContext, [Int]) -> Tensor = { images, ctx, targets in
-            let feature = model.imageFeature(images, ctx)
-            let b = feature.shape[0], n = words.count
-            // Row j reads position targets[j] only: the decoder stops each row there
-            // when the targets ascend (every word in order: the batch shrinks as it goes).
-            let needed = targets.map { $0 + 1 }
-            let ascending = b > 1 && b == targets.count && zip(needed, needed.dropFirst()).allSatisfy { $0 <= $1 }
-            let hidden = model.teacherForcedHidden(feature, rows: Array(repeating: words, count: b),
-                                                   needed: ascending ? needed : nil, ctx)
-            let rows = hidden.reshaped([b * n, hidden.shape[2]])
-                .indexSelect(targets.enumerated().map { j, t in (b == 1 ? 0 : j) * n + t })
-            return score(model.head(rows, ctx), kind: kind, axis: 1).pick(targets.map { words[$0] })
+            wordScores(model, feature: model.imageFeature(images, ctx), words: words, targets: targets, kind: kind, ctx)
         }
         return TargetSet(entries: wholeCaption && words.isEmpty ? [] : entries, kind: kind,
                          image: { _ = model.imageFeature($0, $1) },
@@ -91,6 +78,24 @@ public struct TargetSet {
                 .pick((0..<(b * n)).map { words[$0 % n] }).reshaped([b, n])
             return wholeCaption ? perWord.sum(axis: 1, keepDims: true) : perWord
         }
+    }
+
+    /// Row j's score of word targets[j] of `words` (teacher-forced) for image
+    /// features [B, …]: [B]. The 10 000-word head and its softmax run on those B
+    /// rows, not on all B × n positions; when the targets ascend (every word in
+    /// order) each row's decoder stops at its word, so the batch shrinks as it
+    /// goes. A batch of one image (no repeated layer) serves every target from
+    /// its single row.
+    public static func wordScores(_ model: Captioner, feature: Tensor, words: [Int], targets: [Int], kind: ScoreKind,
+                                  _ ctx: ForwardContext) -> Tensor {
+        let b = feature.shape[0], n = words.count
+        let needed = targets.map { $0 + 1 }
+        let ascending = b > 1 && b == targets.count && zip(needed, needed.dropFirst()).allSatisfy { $0 <= $1 }
+        let hidden = model.teacherForced(feature, rows: Array(repeating: words, count: b),
+                                         needed: ascending ? needed : nil, ctx).hidden
+        let rows = hidden.reshaped([b * n, hidden.shape[2]])
+            .indexSelect(targets.enumerated().map { j, t in (b == 1 ? 0 : j) * n + t })
+        return score(model.head(rows, ctx), kind: kind, axis: 1).pick(targets.map { words[$0] })
     }
 
     /// Answers of a VQA model to one question, by answer id.

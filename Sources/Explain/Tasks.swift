@@ -16,6 +16,8 @@ public struct ExplainedSequence {
     public let probabilities: [Float]?
     /// Beam search's size, this hypothesis's rank and total log-probability; nil for a given caption.
     public let beam: (size: Int, rank: Int, logProb: Float)?
+    /// An attention captioner's weights over the map's cells at each word [T, h, w]; else nil.
+    public var attention: Tensor? = nil
 }
 
 /// The question of a VQA explanation as the model read it.
@@ -86,7 +88,9 @@ public struct CaptionTask {
                 : TargetSet.caption(captioner, vocabulary: vocabulary, words: targetWords, kind: .logprob)
                     .values(for: image, explainer.sharingContext(for: image))
             return ExplainedSequence(explanation: explanation, text: words.map { vocabulary.token(at: $0) ?? "<unk>" }.joined(separator: " "), logProbs: logProbs,
-                                     probabilities: nil, beam: beamInfo.map { (size: $0.0, rank: $0.1, logProb: $0.2) })
+                                     probabilities: nil, beam: beamInfo.map { (size: $0.0, rank: $0.1, logProb: $0.2) },
+                                     attention: captioner.attentionMaps(image, words: targetWords,
+                                                                        explainer.sharingContext(for: image)))
         }
     }
 }

@@ -70,14 +70,17 @@ private func writeContents(_ doc: ExportDocument, into dir: String) throws {
         if e.method.needsGuidedGradient, let guided = e.guided {
             try writeFile(dir + "/guided.npy", NPY.encode(guided))
         }
+        if let attention = doc.attention {
+            try writeFile(dir + "/attention.npy", NPY.encode(attention))
+        }
     }
     let png = doc.formats.contains(.png)
     guard png || doc.formats.contains(.html) else { return }
-    let shown = displays(doc), painter = Painter(doc)
+    let shown = displays(doc), attention = attentionMaps(doc), painter = Painter(doc)
     // The sheet, the largest image, starts first; the overlays run beside it.
     let sheet = png ? 1 : 0
     var images = try concurrentMap(sheet + (png ? shown.count : 0)) { k in
-        try (k < sheet ? painter.contactSheet(shown) : painter.overlay(shown[k - sheet])).encodePNG()
+        try (k < sheet ? painter.contactSheet(shown, attention: attention) : painter.overlay(shown[k - sheet])).encodePNG()
     }
     if png {
         try writeFile(dir + "/sheet.png", images.removeFirst())

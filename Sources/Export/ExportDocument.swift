@@ -1,5 +1,6 @@
 import Explain
 import Imaging
+import Tensor
 
 /// Everything one export directory records (export-format.md): the
 /// explanation plus what the command knows around it — the task, the files
@@ -83,6 +84,9 @@ public struct ExportDocument {
     public var question: Question?
     /// Only for captions that came from beam search.
     public var beam: Beam?
+    /// Attention captioners: each entry's weights over the decoder's map [T, h, w]
+    /// (export-format extension: attention.npy).
+    public var attention: Tensor?
     /// Extra rows for the report's settings table (e.g. the command line), in order.
     public var reportSettings: [(name: String, value: String)]
 
@@ -137,6 +141,9 @@ public struct ExportDocument {
             }
             guard cams.shape == [t, H, W] else { throw fail("cams has shape \(cams.shape), expected [\(t), \(H), \(W)]") }
             guard e.entries.allSatisfy({ $0.peak.count == 2 }) else { throw fail("every entry needs a [row, column] peak") }
+        }
+        if let attention, attention.rank != 3 || attention.shape[0] != t {
+            throw fail("attention has shape \(attention.shape), expected [\(t), h, w]")
         }
         if e.method.needsGuidedGradient {
             guard let guided = e.guided, guided.shape == [t, 3, H, W] else {

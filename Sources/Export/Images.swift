@@ -37,6 +37,22 @@ func heatMaps(_ doc: ExportDocument) -> [Display] {
     return (0..<doc.count).map { k in .heat(values[(k * plane)..<((k + 1) * plane)].map { $0 * scale }) }
 }
 
+/// Each entry's attention (an attention captioner's weights over its map's
+/// cells) as a heat display at the model input's size: bilinear from the
+/// cells, each divided by its own largest weight. nil without attention.
+func attentionMaps(_ doc: ExportDocument) -> [Display]? {
+    guard let attention = doc.attention else { return nil }
+    let (t, h, w) = (attention.shape[0], attention.shape[1], attention.shape[2])
+    let (height, width) = doc.explanation.inputSize, plane = height * width
+    guard t > 0 else { return [] }
+    let up = attention.reshaped([t, 1, h, w]).resizedBilinear(height: height, width: width).values
+    return (0..<t).map { k in
+        let map = up[(k * plane)..<((k + 1) * plane)]
+        let top = map.max().flatMap { $0 > 0 ? $0 : nil } ?? 1
+        return .heat(map.map { $0 / top })
+    }
+}
+
 /// A gradient [3, H, W] as an image, as the guided backpropagation papers (and
 /// pytorch-grad-cam's `deprocess_image`) show it: centred, scaled to a
 /// standard deviation of 0.1 around grey, clipped. pytorch-grad-cam divides by
@@ -120,7 +136,8 @@ struct Painter: Sendable {
     /// The contact sheet: the settings (and question), the original image, then every
     /// entry's display, at most `columns` to a row and each at most `thumbnail`
     /// pixels on its longer side, labelled with the token and its probability.
-    func contactSheet(_ displays: [Display], columns: Int = 8, thumbnail: Int = 160) -> RGBImage {
+    /// With `attention`, each entry's attention map is drawn under its display.
+    func contactSheet(_ displays: [Display], attention: [Display]? = nil, columns: Int = 8, thumbnail: Int = 160) -> RGBImage {
         let scale = min(1, Double(thumbnail) / Double(max(image.width, image.height)))
         let tw = max(1, Int((Double(image.width) * scale).rounded()))
         let th = max(1, Int((Double(image.height) * scale).rounded()))
@@ -129,21 +146,24 @@ struct Painter: Sendable {
         // Cells are at least 12 characters wide so small thumbnails keep readable labels.
         let pad = 8, line = RGBImage.textSize("X").height + 3
         let cellWidth = max(tw, RGBImage.textSize(String(repeating: "X", count: 12)).width)
-        let cellHeight = th + 2 * line + 4
-        let cells = [("image", "\(image.width)x\(image.height)", base)] + zip(labels, displays).map { label, display in
-            (label.text, label.detail, draw(display, over: base))
+        let stacked = attention != nil ? 2 : 1
+        let cellHeight = stacked * (th + 4) + 2 * line
+        let cells = [("image", "\(image.width)x\(image.height)", [base])] + labels.indices.map { k in
+            (labels[k].text, labels[k].detail, [draw(displays[k], over: base)] + (attention.map { [draw($0[k], over: base)] } ?? []))
         }
         let perRow = min(columns, cells.count), rows = (cells.count + perRow - 1) / perRow
+        let header = attention == nil ? self.header : self.header + "\nupper: the method's map; lower: where the decoder attended"
         let top = pad + RGBImage.textSize(header).height + 3
         var sheet = RGBImage(width: max(pad + perRow * (cellWidth + pad), RGBImage.textSize(header).width + 2 * pad),
                              height: top + pad + rows * (cellHeight + pad))
         sheet.drawText(header, x: pad, y: pad, color: (0, 0, 0))
         let maxChars = (cellWidth + 1) / 6
-        for (i, (title, subtitle, thumb)) in cells.enumerated() {
+        for (i, (title, subtitle, thumbs)) in cells.enumerated() {
             let x = pad + (i % perRow) * (cellWidth + pad), y = top + pad + (i / perRow) * (cellHeight + pad)
-            sheet.paste(thumb, x: x + (cellWidth - tw) / 2, y: y)
-            sheet.drawText(truncated(title, maxChars), x: x, y: y + th + 4, color: (0, 0, 0))
-            sheet.drawText(truncated(subtitle, maxChars), x: x, y: y + th + 4 + line, color: (90, 90, 90))
+            for (j, thumb) in thumbs.enumerated() { sheet.paste(thumb, x: x + (cellWidth - tw) / 2, y: y + j * (th + 4)) }
+            let text = y + stacked * (th + 4)
+            sheet.drawText(truncated(title, maxChars), x: x, y: text, color: (0, 0, 0))
+            sheet.drawText(truncated(subtitle, maxChars), x: x, y: text + line, color: (90, 90, 90))
         }
         return sheet
     }
@@ -182,6 +202,8 @@ struct ReportPictures {
     let image: (bytes: [UInt8], type: String, width: Int, height: Int)
     let layers: [[UInt8]]
     let guided: [[UInt8]]
+    /// Attention captioners: each entry's attention map over the image.
+    let attention: [[UInt8]]
     let layerSize: (width: Int, height: Int)
     /// Whether the layers are coloured maps (which the opacity slider and the colour bar serve).
     let heat: Bool
@@ -212,6 +234,9 @@ struct ReportPictures {
             guard case .picture(let picture) = shown[k] else { return [] }
             return try picture.encodePNG()
         } : []
+        let attentionShown = attentionMaps(doc) ?? []
+        let fitted = painter.fitting(reportSide)
+        attention = try concurrentMap(attentionShown.count) { k in try fitted.overlay(attentionShown[k]).encodePNG() }
         colorbar = try RGBImage(width: 256, height: 1).overlay(map: (0..<256).map { Float($0) / 255 }, mapWidth: 256, mapHeight: 1,
                                                                colormap: doc.colormap, alpha: 1).encodePNG()
     }

@@ -59,6 +59,10 @@ func manifest(_ doc: ExportDocument) -> JSON {
         fields.append(("raw", .string("raw.npy")))
         fields.append(("cams", .string("cams.npy")))
     }
+    if let attention = doc.attention {
+        fields.append(("attention_size", .array([.int(attention.shape[1]), .int(attention.shape[2])])))
+        if npy { fields.append(("attention", .string("attention.npy"))) }
+    }
     if let beam = doc.beam {
         fields.append(("beam", .object([("size", .int(beam.size)), ("rank", .int(beam.rank)),
                                         ("logprob", .number(beam.logprob))])))

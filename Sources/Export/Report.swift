@@ -73,13 +73,17 @@ func reportHTML(_ doc: ExportDocument, pictures: ReportPictures) -> String {
                 + "height=\"\(layer.height)\" alt=\"map for \(escapeHTML(entry.label))\"></figure>\n"
         }
         html += "</div></div><figcaption>\(escapeHTML(e.method == .guidedGradcam ? "grad-cam" : e.method.rawValue))</figcaption></figure>\n"
-        if !pictures.guided.isEmpty {
+        // Panels beside the map, each showing the selected token's picture.
+        for (id, shown, size, alt, caption) in [
+            ("guided", pictures.guided, (layer.width, layer.height), "guided grad-cam for", "guided grad-cam"),
+            ("attention", pictures.attention, (image.width, image.height), "attention before", "attention (where the decoder looked)"),
+        ] where !shown.isEmpty {
             html += "<figure class=\"panel\"><div class=\"stage guided\" style=\"\(ratio)\">\n"
             for (k, entry) in e.entries.enumerated() {
-                html += "<img id=\"guided-\(k)\" hidden src=\"\(png(pictures.guided[k]))\" width=\"\(layer.width)\" "
-                    + "height=\"\(layer.height)\" alt=\"guided grad-cam for \(escapeHTML(entry.label))\">\n"
+                html += "<img id=\"\(id)-\(k)\" hidden src=\"\(png(shown[k]))\" width=\"\(size.0)\" "
+                    + "height=\"\(size.1)\" alt=\"\(alt) \(escapeHTML(entry.label))\">\n"
             }
-            html += "</div><figcaption>guided grad-cam</figcaption></figure>\n"
+            html += "</div><figcaption>\(caption)</figcaption></figure>\n"
         }
         html += """
         <dl>
@@ -255,8 +259,10 @@ private let viewer = """
       var selected = b === button;
       b.setAttribute("aria-pressed", selected ? "true" : "false");
       document.getElementById(b.getAttribute("aria-controls")).hidden = !selected;
-      var guided = document.getElementById("guided-" + i);
-      if (guided) guided.hidden = !selected;
+      ["guided-", "attention-"].forEach(function (prefix) {
+        var beside = document.getElementById(prefix + i);
+        if (beside) beside.hidden = !selected;
+      });
       if (cells[i]) cells[i].setAttribute("aria-pressed", selected ? "true" : "false");
     });
     fields.forEach(function (name) {

@@ -3,13 +3,15 @@ import Tensor
 
 /// How the last feature map becomes the image vector of a captioner or VQA
 /// model (model-format.md, `backbone.feature`).
-public enum FeatureKind: String, Sendable {
+public enum FeatureKind: String, ConfigValue {
     /// Global average pool → C values.
     case avgpool
     /// The last feature map flattened → C·h·w values.
     case flatten
     /// VGG only: torchvision's 7×7 avgpool, flatten, classifier.0 + ReLU, classifier.3 + ReLU → 4096.
     case fc7
+    /// The last feature map itself, [C, h, w]: the cells an attention decoder attends over.
+    case map
 }
 
 /// A torchvision CNN with torchvision's module names.
@@ -18,6 +20,10 @@ public protocol Backbone: Module {
     func logits(_ x: Tensor, _ ctx: ForwardContext) -> Tensor
     /// The image vector for a captioner or VQA model.
     func feature(_ x: Tensor, _ ctx: ForwardContext) -> Tensor
+    /// The last feature map [B, C, h, w], before any pooling: what attention reads.
+    func featureMap(_ x: Tensor, _ ctx: ForwardContext) -> Tensor
+    /// The shape [C, h, w] of `featureMap` for an input of `size` (height, width).
+    func mapShape(input size: (Int, Int)) -> [Int]
     /// The length of `feature`'s vector for an input of `size` (height, width).
     func featureSize(input size: (Int, Int)) -> Int
     /// The module path whose output a CAM method explains by default.
@@ -99,10 +105,13 @@ public final class VGG: Module, Backbone {
         return classifier(avgpool(features(x, ctx), ctx).flattened(), ctx)
     }
 
+    public func featureMap(_ x: Tensor, _ ctx: ForwardContext) -> Tensor { features(x, ctx) }
+
     public func feature(_ x: Tensor, _ ctx: ForwardContext) -> Tensor {
         switch featureKind {
         case .avgpool: return features(x, ctx).globalAvgPool2d()
         case .flatten: return features(x, ctx).flattened()
+        case .map: return features(x, ctx)
         case .fc7:
             guard let classifier else { preconditionFailure("VGG: fc7 feature needs classifier.0 and classifier.3") }
             var h = avgpool(features(x, ctx), ctx).flattened()
@@ -111,13 +120,16 @@ public final class VGG: Module, Backbone {
         }
     }
 
+    public func mapShape(input size: (Int, Int)) -> [Int] {
+        var (h, w) = size
+        for _ in 0..<pools { h /= 2; w /= 2 }
+        return [channels, h, w]
+    }
+
     public func featureSize(input size: (Int, Int)) -> Int {
         switch featureKind {
         case .avgpool: return channels
-        case .flatten:
-            var (h, w) = size
-            for _ in 0..<pools { h /= 2; w /= 2 }
-            return channels * h * w
+        case .flatten, .map: return mapShape(input: size).reduce(1, *)
         case .fc7: return (classifier?[0] as? Linear)?.weight.value.shape[0] ?? 4096
         }
     }
@@ -126,10 +138,10 @@ public final class VGG: Module, Backbone {
     public var defaultExplainLayer: String { "features.\(lastReLU)" }
 }
 
-/// torchvision's ResNet-18/34 (BasicBlock) and ResNet-50 (Bottleneck, stride
-/// on the 3×3 convolution as in torchvision ≥ 0.5).
+/// torchvision's ResNet-18/34 (BasicBlock) and ResNet-50/101/152 (Bottleneck,
+/// stride on the 3×3 convolution as in torchvision ≥ 0.5).
 public final class ResNet: Module, Backbone {
-    public enum Arch: String, Sendable { case resnet18, resnet34, resnet50 }
+    public enum Arch: String, Sendable { case resnet18, resnet34, resnet50, resnet101, resnet152 }
 
     public let conv1: Conv2d, bn1: BatchNorm2d, relu: ReLU, maxpool: MaxPool2d
     public let stages: [Sequential]
@@ -151,6 +163,8 @@ public final class ResNet: Module, Backbone {
         case .resnet18: ([2, 2, 2, 2], false)
         case .resnet34: ([3, 4, 6, 3], false)
         case .resnet50: ([3, 4, 6, 3], true)
+        case .resnet101: ([3, 4, 23, 3], true)
+        case .resnet152: ([3, 8, 36, 3], true)
         }
         let expansion = bottleneck ? 4 : 1
         conv1 = Conv2d(3, baseWidth, kernel: 7, stride: 2, padding: 3, bias: false, initializer: &initializer)
@@ -185,7 +199,7 @@ public final class ResNet: Module, Backbone {
         if let fc { add("fc", fc) }
     }
 
-    func lastFeatureMap(_ x: Tensor, _ ctx: ForwardContext) -> Tensor {
+    public func featureMap(_ x: Tensor, _ ctx: ForwardContext) -> Tensor {
         let convolved = fusedConvolution(conv1, bn1, relu: relu, x, ctx) ?? relu(bn1(conv1(x, ctx), ctx), ctx)
         let stem = maxpool(convolved, ctx)
         return stages.reduce(stem) { $1($0, ctx) }
@@ -193,23 +207,27 @@ public final class ResNet: Module, Backbone {
 
     public func logits(_ x: Tensor, _ ctx: ForwardContext) -> Tensor {
         guard let fc else { preconditionFailure("ResNet.logits: this backbone has no fc layer") }
-        return fc(avgpool(lastFeatureMap(x, ctx), ctx).flattened(), ctx)
+        return fc(avgpool(featureMap(x, ctx), ctx).flattened(), ctx)
     }
 
     public func feature(_ x: Tensor, _ ctx: ForwardContext) -> Tensor {
-        let map = lastFeatureMap(x, ctx)
+        let map = featureMap(x, ctx)
         switch featureKind {
         case .avgpool, .fc7: return avgpool(map, ctx).flattened()
         case .flatten: return map.flattened()
+        case .map: return map
         }
     }
 
-    public func featureSize(input size: (Int, Int)) -> Int {
-        guard featureKind == .flatten else { return outChannels }
+    public func mapShape(input size: (Int, Int)) -> [Int] {
         // conv1 and maxpool halve (rounding up, with their padding); stages 2–4 halve again.
         var (h, w) = size
         for _ in 0..<5 { h = (h + 1) / 2; w = (w + 1) / 2 }
-        return outChannels * h * w
+        return [outChannels, h, w]
+    }
+
+    public func featureSize(input size: (Int, Int)) -> Int {
+        featureKind == .avgpool ? outChannels : mapShape(input: size).reduce(1, *)
     }
 
     public var defaultExplainLayer: String { "layer4" }
@@ -242,14 +260,14 @@ final class BasicBlock: Module {
 
     /// The inference fast path: each convolution fused with what follows it.
     private func fusedForward(_ x: Tensor, _ ctx: ForwardContext) -> Tensor? {
-        guard mayFuse(self, hiding: [conv1, bn1, conv2, bn2] + shortcutModules(downsample), x, ctx),
+        guard mayFuse(self, x, ctx),
               let a = fusedConvolution(conv1, bn1, relu: relu, x, ctx),
               let shortcut = fusedShortcut(downsample, x, ctx) else { return nil }
         return fusedConvolution(conv2, bn2, residual: shortcut, relu: relu, a, ctx)
     }
 }
 
-/// ResNet-50's block: 1×1 → 3×3 (with the stride) → 1×1 (×4 channels) and a shortcut.
+/// ResNet-50/101/152's block: 1×1 → 3×3 (with the stride) → 1×1 (×4 channels) and a shortcut.
 final class Bottleneck: Module {
     let conv1: Conv2d, bn1: BatchNorm2d, conv2: Conv2d, bn2: BatchNorm2d, conv3: Conv2d, bn3: BatchNorm2d
     let relu = ReLU()
@@ -282,18 +300,12 @@ final class Bottleneck: Module {
 
     /// The inference fast path: each convolution fused with what follows it.
     private func fusedForward(_ x: Tensor, _ ctx: ForwardContext) -> Tensor? {
-        guard mayFuse(self, hiding: [conv1, bn1, conv2, bn2, conv3, bn3] + shortcutModules(downsample), x, ctx),
+        guard mayFuse(self, x, ctx),
               let a = fusedConvolution(conv1, bn1, relu: relu, x, ctx),
               let b = fusedConvolution(conv2, bn2, relu: relu, a, ctx),
               let shortcut = fusedShortcut(downsample, x, ctx) else { return nil }
         return fusedConvolution(conv3, bn3, residual: shortcut, relu: relu, b, ctx)
     }
-}
-
-/// The modules a fused block hides on its shortcut: the downsampling branch
-/// and its convolution (its batch norm's output is the branch's, observed).
-private func shortcutModules(_ downsample: Sequential?) -> [Module] {
-    downsample.map { [$0, $0[0]] } ?? []
 }
 
 /// A block's shortcut: x itself, or the downsampling 1×1 conv and batch norm

@@ -1,13 +1,27 @@
 import Foundation
+import Imaging
 
 /// config.json of a model directory (spec/model-format.md, `gradcam-model/1`).
 public struct ModelConfig: Codable, Equatable, Sendable {
     public enum Task: String, Codable, Sendable { case captioning, vqa, classification }
 
+    /// How an image is brought to the input size (Imaging's `Preprocessing.ResizeMode`).
+    public enum Resize: String, ConfigValue {
+        case stretch
+        case centerCrop = "center-crop"
+
+        public var mode: Preprocessing.ResizeMode {
+            switch self {
+            case .stretch: .stretch
+            case .centerCrop: .centerCrop
+            }
+        }
+    }
+
     public struct Input: Codable, Equatable, Sendable {
         public var width: Int
         public var height: Int
-        public var resize: String
+        public var resize: Resize
         public var mean: [Float]
         public var std: [Float]
     }
@@ -33,12 +47,25 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         }
     }
 
+    /// The backbone architectures: torchvision's names, or "vgg" with a `cfg` list.
+    public enum Arch: String, ConfigValue {
+        case vgg11, vgg13, vgg16, vgg19, vgg, resnet18, resnet34, resnet50, resnet101, resnet152
+
+        public var isResNet: Bool { rawValue.hasPrefix("resnet") }
+    }
+
     public struct Backbone: Codable, Equatable, Sendable {
-        public var arch: String
+        public var arch: Arch
         public var batchNorm: Bool?
         public var cfg: [CfgItem]?
-        /// captioning and vqa: avgpool, flatten or fc7.
-        public var feature: String?
+        /// captioning and vqa: how the last feature map becomes the decoder's input.
+        public var feature: FeatureKind?
+        /// `map` features: torch.nn.AdaptiveAvgPool2d(S) on the map, S×S cells
+        /// (Show, Attend and Tell's encoder: 14). nil keeps the map's own size.
+        public var adaptivePool: Int?
+        /// VGG only: false cuts `features` before its last max pool (a finer map
+        /// for attention); default true.
+        public var lastPool: Bool?
         /// VGG's classifier width (torchvision: 4096). An extension of the spec for small models.
         public var hidden: Int?
         /// ResNet's first-stage width (torchvision: 64). An extension of the spec for small models.
@@ -48,25 +75,61 @@ public struct ModelConfig: Codable, Equatable, Sendable {
             case arch, cfg, feature, hidden
             case batchNorm = "batch_norm"
             case baseWidth = "base_width"
+            case adaptivePool = "adaptive_pool"
+            case lastPool = "last_pool"
         }
 
         /// Whether the backbone normalises by batch statistics when training:
         /// a ResNet always, a VGG when `batch_norm` is true.
-        public var hasBatchNorm: Bool { arch.hasPrefix("resnet") || batchNorm == true }
+        public var hasBatchNorm: Bool { arch.isResNet || batchNorm == true }
     }
 
+    /// The caption decoder's architecture.
+    public enum DecoderKind: String, ConfigValue {
+        /// Show and Tell: the image vector is the LSTM's first input.
+        case showAndTell = "show-and-tell"
+        /// Show, Attend and Tell: attention over the map's cells at every step.
+        case showAttendTell = "show-attend-tell"
+    }
+
+    /// How a Show, Attend and Tell decoder scores the cells.
+    public enum AttentionKind: String, ConfigValue {
+        /// sgrvinod's tutorial: full_att(relu(encoder_att(a) + decoder_att(h))); linear init_h/init_c.
+        case additive
+        /// AaronCCWong's: v(tanh(W(h) + U(a))); tanh on init_h/init_c.
+        case tanh
+    }
+
+    /// Show and Tell: what follows image_proj.
+    public enum ImageActivation: String, ConfigValue { case relu, none }
+
+    /// VQA: what follows the question's embedding.
+    public enum EmbedActivation: String, ConfigValue { case tanh, none }
+
     public struct Decoder: Codable, Equatable, Sendable {
+        public var kind: DecoderKind?
         public var embed: Int
         public var hidden: Int
         public var layers: Int
         public var maxLength: Int
-        public var imageActivation: String?
+        /// Show and Tell: relu or none on the projected image vector.
+        public var imageActivation: ImageActivation?
+        /// Show, Attend and Tell: the attention network's width.
+        public var attentionDim: Int?
+        /// Show, Attend and Tell: additive (default) or tanh.
+        public var attention: AttentionKind?
+        /// Show, Attend and Tell: dropout before `fc` in training (default 0.5).
+        public var dropout: Float?
 
         enum CodingKeys: String, CodingKey {
-            case embed, hidden, layers
+            case kind, embed, hidden, layers, attention, dropout
             case maxLength = "max_length"
             case imageActivation = "image_activation"
+            case attentionDim = "attention_dim"
         }
+
+        /// Show and Tell unless the config says otherwise.
+        public var decoderKind: DecoderKind { kind ?? .showAndTell }
     }
 
     public struct QuestionEncoder: Codable, Equatable, Sendable {
@@ -74,7 +137,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         public var hidden: Int
         public var layers: Int
         public var maxLength: Int
-        public var embedActivation: String?
+        public var embedActivation: EmbedActivation?
 
         enum CodingKeys: String, CodingKey {
             case embed, hidden, layers
@@ -96,19 +159,53 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var questionEncoder: QuestionEncoder?
     public var fusion: Fusion?
     public var explainLayer: String?
+    /// The CAM method every command uses by default for this model (e.g.
+    /// "layercam"); nil means Grad-CAM. Checked against the methods by `Explain`.
+    public var explainMethod: String?
 
     enum CodingKeys: String, CodingKey {
         case format, task, input, backbone, decoder, fusion
         case questionEncoder = "question_encoder"
         case explainLayer = "explain_layer"
+        case explainMethod = "explain_method"
     }
 
     public static let formatName = "gradcam-model/1"
+
+    /// The names `explain_method` may take: Explain's methods (a test keeps the two lists equal).
+    public static let explainMethods = ["gradcam", "gradcam++", "hirescam", "layercam", "xgradcam", "scorecam", "eigencam",
+                                        "guided-backprop", "guided-gradcam"]
 
     /// The longest caption a model decodes or explains. Explaining T words
     /// runs the decoder T times at batch T (quadratic work), so an unbounded
     /// length from a hostile config.json or `--max-length` would never finish.
     public static let maxCaptionLength = 1000
+}
+
+/// A config value from a fixed set, decoded straight into its enum; an unknown
+/// value is an error naming the key and the values it may take.
+public protocol ConfigValue: RawRepresentable<String>, CaseIterable, Codable, Equatable, Sendable {}
+
+extension ConfigValue {
+    public init(from decoder: Swift.Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        let text = try c.decode(String.self)
+        guard let value = Self(rawValue: text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "unknown value \"\(text)\"",
+                underlyingError: UnknownConfigValue(value: text, expected: Self.allCases.map(\.rawValue))))
+        }
+        self = value
+    }
+
+    public func encode(to encoder: Swift.Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(rawValue)
+    }
+}
+
+struct UnknownConfigValue: Error {
+    let value: String
+    let expected: [String]
 }
 
 /// A config.json that cannot be used, with the field at fault.
@@ -147,17 +244,13 @@ extension ModelConfig {
         guard input.width > 0, input.height > 0, input.width <= 4096, input.height <= 4096 else {
             throw fail("\"input\" width and height must be between 1 and 4096, got \(input.width)×\(input.height)")
         }
-        guard ["stretch", "center-crop"].contains(input.resize) else {
-            throw fail("\"input.resize\" is \"\(input.resize)\"; expected \"stretch\" or \"center-crop\"")
+        if let method = explainMethod, !Self.explainMethods.contains(method) {
+            throw fail("unknown \"explain_method\" \"\(method)\"; expected one of \(Self.explainMethods.joined(separator: ", "))")
         }
-        let known = ["vgg11", "vgg13", "vgg16", "vgg19", "vgg", "resnet18", "resnet34", "resnet50"]
-        guard known.contains(backbone.arch) else {
-            throw fail("unknown \"backbone.arch\" \"\(backbone.arch)\"; expected one of \(known.joined(separator: ", "))")
-        }
-        if backbone.arch == "vgg" && (backbone.cfg ?? []).isEmpty {
+        if backbone.arch == .vgg && (backbone.cfg ?? []).isEmpty {
             throw fail("\"backbone.arch\" \"vgg\" needs a \"backbone.cfg\" list")
         }
-        if backbone.arch.hasPrefix("resnet") && backbone.batchNorm == false {
+        if backbone.arch.isResNet && backbone.batchNorm == false {
             throw fail("ResNet always has batch norm; drop \"backbone.batch_norm\": false")
         }
         for case let .conv(width) in backbone.cfg ?? [] where width > 1 << 16 {
@@ -166,15 +259,15 @@ extension ModelConfig {
         for (name, v) in [("backbone.hidden", backbone.hidden), ("backbone.base_width", backbone.baseWidth)] {
             if let v, v <= 0 || v > 65536 { throw fail("\"\(name)\" must be positive, got \(v)") }
         }
+        if backbone.lastPool != nil && backbone.arch.isResNet {
+            throw fail("\"backbone.last_pool\" is for VGG backbones, not \(backbone.arch.rawValue)")
+        }
         if task != .classification {
             guard let feature = backbone.feature else {
-                throw fail("missing field \"backbone.feature\" (avgpool, flatten or fc7) for task \(task.rawValue)")
+                throw fail("missing field \"backbone.feature\" (avgpool, flatten, fc7 or map) for task \(task.rawValue)")
             }
-            guard FeatureKind(rawValue: feature) != nil else {
-                throw fail("\"backbone.feature\" is \"\(feature)\"; expected avgpool, flatten or fc7")
-            }
-            if feature == "fc7" && !backbone.arch.hasPrefix("vgg") {
-                throw fail("\"backbone.feature\" fc7 needs a VGG backbone, not \(backbone.arch)")
+            if feature == .fc7 && !backbone.arch.rawValue.hasPrefix("vgg") {
+                throw fail("\"backbone.feature\" fc7 needs a VGG backbone, not \(backbone.arch.rawValue)")
             }
         }
         func checkSizes(_ prefix: String, _ values: [(String, Int)]) throws {
@@ -189,19 +282,49 @@ extension ModelConfig {
             guard d.maxLength <= Self.maxCaptionLength else {
                 throw fail("\"decoder.max_length\" must be at most \(Self.maxCaptionLength), got \(d.maxLength)")
             }
-            guard ["relu", "none"].contains(d.imageActivation ?? "none") else {
-                throw fail("\"decoder.image_activation\" must be \"relu\" or \"none\"")
-            }
+            try validateDecoder(d, fail)
         case .vqa:
             guard let q = questionEncoder else { throw fail("missing field \"question_encoder\" for task vqa") }
             guard let f = fusion else { throw fail("missing field \"fusion\" for task vqa") }
             try checkSizes("question_encoder", [("embed", q.embed), ("hidden", q.hidden), ("layers", q.layers), ("max_length", q.maxLength)])
             try checkSizes("fusion", [("dim", f.dim)] + (f.hidden.map { [("hidden", $0)] } ?? []))
-            guard ["tanh", "none"].contains(q.embedActivation ?? "tanh") else {
-                throw fail("\"question_encoder.embed_activation\" must be \"tanh\" or \"none\"")
+            if backbone.feature == .map {
+                throw fail("\"backbone.feature\" map is for attention decoders; a VQA model takes avgpool, flatten or fc7")
             }
         case .classification:
             break
+        }
+        if let s = backbone.adaptivePool {
+            guard backbone.feature == .map else {
+                throw fail("\"backbone.adaptive_pool\" pools a map for attention: it needs \"backbone.feature\": \"map\"")
+            }
+            guard s >= 1 && s <= 1024 else { throw fail("\"backbone.adaptive_pool\" must be between 1 and 1024, got \(s)") }
+        }
+    }
+
+    /// The captioning keys of one decoder kind, each checked against the other
+    /// kind's and against the backbone's feature.
+    private func validateDecoder(_ d: Decoder, _ fail: (String) -> ConfigError) throws {
+        switch d.decoderKind {
+        case .showAndTell:
+            for (key, present) in [("attention_dim", d.attentionDim != nil), ("attention", d.attention != nil),
+                                   ("dropout", d.dropout != nil)] where present {
+                throw fail("\"decoder.\(key)\" is for \"decoder.kind\": \"show-attend-tell\"; this decoder is show-and-tell")
+            }
+            if backbone.feature == .map {
+                throw fail("\"backbone.feature\" map is for \"decoder.kind\": \"show-attend-tell\"; "
+                           + "a show-and-tell decoder reads avgpool, flatten or fc7")
+            }
+        case .showAttendTell:
+            guard backbone.feature == .map else {
+                throw fail("a show-attend-tell decoder attends over the cells of a map: \"backbone.feature\" must be "
+                           + "\"map\", not \"\(backbone.feature?.rawValue ?? "")\"")
+            }
+            guard let a = d.attentionDim else { throw fail("missing field \"decoder.attention_dim\" for a show-attend-tell decoder") }
+            guard a > 0 && a <= 1 << 16 else { throw fail("\"decoder.attention_dim\" must be a positive size, got \(a)") }
+            guard d.layers == 1 else { throw fail("\"decoder.layers\" must be 1 for a show-attend-tell decoder (one LSTMCell)") }
+            if d.imageActivation != nil { throw fail("\"decoder.image_activation\" is for show-and-tell decoders") }
+            if let p = d.dropout, !(p >= 0 && p < 1) { throw fail("\"decoder.dropout\" must be in [0, 1), got \(p)") }
         }
     }
 
@@ -218,6 +341,9 @@ extension ModelConfig {
             return "field \"\(path(ctx.codingPath))\" has the wrong type: \(ctx.debugDescription)"
         case let .dataCorrupted(ctx):
             if ctx.codingPath.isEmpty { return "not valid JSON" }
+            if let unknown = ctx.underlyingError as? UnknownConfigValue {
+                return "unknown \"\(path(ctx.codingPath))\" \"\(unknown.value)\"; expected one of \(unknown.expected.joined(separator: ", "))"
+            }
             if path(ctx.codingPath) == "task" { return "unknown \"task\"; expected captioning, vqa or classification" }
             return "field \"\(path(ctx.codingPath))\": \(ctx.debugDescription)"
         @unknown default: return "\(error)"

@@ -64,6 +64,7 @@ public struct ModelDirectory {
         let weightsPath = dir.appendingPathComponent("weights.safetensors").path
         let weights = try MappedFile(path: weightsPath)
         let tensors = try Safetensors.read(weights)
+        try Self.checkDecoderSizes(config, tensors, file: configPath)
         let values = tensors.values.reduce(0) { $0 + $1.shape.reduce(1, *) }
         let budget = LoadingBudget(values: values)
         let model = Self.build(config, vocabularies, initializer: .forLoading(budget))
@@ -89,8 +90,12 @@ public struct ModelDirectory {
         switch config.task {
         case .captioning:
             let v = vocabularies[0]
-            return .captioning(Captioner(config: config, vocabularySize: v.count, startID: v.startID!,
-                                         initializer: &initializer), vocabulary: v)
+            let captioner: Captioner = switch config.decoder!.decoderKind {
+            case .showAndTell: ShowAndTell(config: config, vocabularySize: v.count, startID: v.startID!, initializer: &initializer)
+            case .showAttendTell: ShowAttendTell(config: config, vocabularySize: v.count, startID: v.startID!,
+                                                 initializer: &initializer)
+            }
+            return .captioning(captioner, vocabulary: v)
         case .vqa:
             return .vqa(VQAModel(config: config, questionVocabularySize: vocabularies[0].count,
                                  answers: vocabularies[1].count, initializer: &initializer),
@@ -101,10 +106,25 @@ public struct ModelDirectory {
         }
     }
 
+    /// The sizes of an attention decoder's config that its checkpoint pins down,
+    /// compared before the model is built, so a mismatch names the config key
+    /// rather than a tensor deep inside the model.
+    static func checkDecoderSizes(_ config: ModelConfig, _ tensors: [String: Tensor], file: String) throws {
+        guard let d = config.decoder, d.decoderKind == .showAttendTell else { return }
+        let attention = d.attention == .tanh ? "attention.W.weight" : "attention.encoder_att.weight"
+        let pinned = [("decoder.attention_dim", d.attentionDim ?? 0, attention, 0), ("decoder.hidden", d.hidden, "init_h.weight", 0),
+                      ("decoder.embed", d.embed, "embedding.weight", 1)]
+        for (key, value, name, axis) in pinned {
+            guard let t = tensors[name] ?? tensors["module." + name], t.rank == 2, t.shape[axis] != value else { continue }
+            throw ConfigError(file: file, "\"\(key)\" is \(value), but the checkpoint's \(name) has shape \(t.shape): "
+                              + "\(key) should be \(t.shape[axis])")
+        }
+    }
+
     static func preprocessing(_ config: ModelConfig, file: String) throws -> Preprocessing {
         do {
             return try Preprocessing(width: config.input.width, height: config.input.height,
-                                     resize: Preprocessing.ResizeMode(rawValue: config.input.resize)!,
+                                     resize: config.input.resize.mode,
                                      mean: config.input.mean, std: config.input.std)
         } catch {
             throw ConfigError(file: file, "\"input\": \(error)")

@@ -1,16 +1,26 @@
 import NN
 import Tensor
 
-/// The backbone that a config describes.
-func makeBackbone(_ config: ModelConfig.Backbone, feature: FeatureKind, classes: Int?,
-                  initializer: inout Initializer) -> Backbone {
-    if let arch = ResNet.Arch(rawValue: config.arch) {
-        return ResNet(arch: arch, baseWidth: config.baseWidth ?? 64, feature: feature, classes: classes,
+/// The backbone that a config describes (a classifier's reads `avgpool`).
+func makeBackbone(_ config: ModelConfig.Backbone, classes: Int?, initializer: inout Initializer) -> Backbone {
+    let feature = config.feature ?? .avgpool
+    let resnet: ResNet.Arch? = switch config.arch {
+    case .resnet18: .resnet18
+    case .resnet34: .resnet34
+    case .resnet50: .resnet50
+    case .resnet101: .resnet101
+    case .resnet152: .resnet152
+    case .vgg11, .vgg13, .vgg16, .vgg19, .vgg: nil
+    }
+    if let resnet {
+        return ResNet(arch: resnet, baseWidth: config.baseWidth ?? 64, feature: feature, classes: classes,
                       initializer: &initializer)
     }
-    let cfg: [VGG.VGGLayer] = config.arch == "vgg"
+    var cfg: [VGG.VGGLayer] = config.arch == .vgg
         ? (config.cfg ?? []).map { if case let .conv(n) = $0 { .conv(n) } else { .pool } }
-        : VGG.configs[config.arch]!
+        : VGG.configs[config.arch.rawValue] ?? []
+    // Cut before the last max pool (Show, Attend and Tell on VGG: features[:-1]).
+    if config.lastPool == false, cfg.last == .pool { cfg.removeLast() }
     return VGG(cfg: cfg, batchNorm: config.hasBatchNorm, feature: feature, classes: classes,
                hidden: config.hidden ?? 4096, initializer: &initializer)
 }
@@ -20,104 +30,14 @@ public final class Classifier {
     public let network: Backbone
 
     public init(config: ModelConfig, classes: Int, initializer: inout Initializer) {
-        network = makeBackbone(config.backbone, feature: .avgpool, classes: classes, initializer: &initializer)
+        var backbone = config.backbone
+        backbone.feature = .avgpool
+        network = makeBackbone(backbone, classes: classes, initializer: &initializer)
         network.assignPaths()
     }
 
     /// Class logits [B, classes] for images [B, 3, H, W].
     public func logits(_ images: Tensor, _ ctx: ForwardContext) -> Tensor { network.logits(images, ctx) }
-}
-
-/// Show and Tell (as neuraltalk2): the image vector, projected, is the LSTM's
-/// first input; then `<start>`, then the previous words; log-softmax of the head
-/// at every step after the image.
-public final class Captioner: Module {
-    public let backbone: Backbone
-    public let imageProj: Linear
-    public let embed: Embedding
-    public let lstm: LSTM
-    public let head: Linear
-    public let imageReLU: Bool
-    public let startID: Int
-
-    public init(config: ModelConfig, vocabularySize: Int, startID: Int, initializer: inout Initializer) {
-        let d = config.decoder!
-        backbone = makeBackbone(config.backbone, feature: FeatureKind(rawValue: config.backbone.feature!)!,
-                                classes: nil, initializer: &initializer)
-        let f = backbone.featureSize(input: (config.input.height, config.input.width))
-        imageProj = Linear(f, d.embed, initializer: &initializer)
-        embed = Embedding(vocabularySize, d.embed, initializer: &initializer)
-        lstm = LSTM(inputSize: d.embed, hiddenSize: d.hidden, layers: d.layers, initializer: &initializer)
-        head = Linear(d.hidden, vocabularySize, initializer: &initializer)
-        imageReLU = d.imageActivation == "relu"
-        self.startID = startID
-        super.init()
-        add("backbone", backbone)
-        add("image_proj", imageProj)
-        add("embed", embed)
-        add("lstm", lstm)
-        add("head", head)
-        assignPaths()
-    }
-
-    /// The image vectors [B, F] for images [B, 3, H, W].
-    public func imageFeature(_ images: Tensor, _ ctx: ForwardContext) -> Tensor {
-        backbone.feature(images, ctx)
-    }
-
-    /// x₀ = image_proj(feature), through ReLU when the config says so.
-    func imageInput(_ feature: Tensor, _ ctx: ForwardContext) -> Tensor {
-        let x = imageProj(feature, ctx)
-        return imageReLU ? x.relu() : x
-    }
-
-    /// The decoder state after reading the image and `<start>`, and the
-    /// log-probabilities of the first word [B, V]: where search begins.
-    public func start(_ feature: Tensor, _ ctx: ForwardContext) -> (logProbs: Tensor, state: LSTM.State) {
-        let b = feature.shape[0]
-        let (_, afterImage) = lstm.step(imageInput(feature, ctx), lstm.zeroState(batch: b))
-        return step(Array(repeating: startID, count: b), afterImage, ctx)
-    }
-
-    /// One decoding step: each row's previous word in, log-probabilities [B, V] out.
-    public func step(_ words: [Int], _ state: LSTM.State, _ ctx: ForwardContext) -> (logProbs: Tensor, state: LSTM.State) {
-        let (h, next) = lstm.step(embed(words), state)
-        return (head(h, ctx).logSoftmax(axis: 1), next)
-    }
-
-    /// Teacher forcing: the logits [B, n, V] of `words` (ids; `<end>` may be last),
-    /// row t scoring word t given the image and words before it. Each row of
-    /// `feature` reads the same words.
-    public func teacherForcedLogits(_ feature: Tensor, words: [Int], _ ctx: ForwardContext) -> Tensor {
-        teacherForcedLogits(feature, rows: Array(repeating: words, count: feature.shape[0]), ctx)
-    }
-
-    /// Teacher forcing with one caption per row of `feature`, all of the same
-    /// length n (training batches group captions by length): logits [B, n, V].
-    public func teacherForcedLogits(_ feature: Tensor, rows: [[Int]], _ ctx: ForwardContext) -> Tensor {
-        let b = feature.shape[0], n = rows.first?.count ?? 0
-        precondition(rows.count == b && rows.allSatisfy { $0.count == n },
-                     "teacherForcedLogits: \(rows.count) captions of equal length needed for a batch of \(b)")
-        let vocabulary = head.weight.value.shape[0]
-        guard n > 0 else { return Tensor.zeros([b, 0, vocabulary]) }
-        let hidden = teacherForcedHidden(feature, rows: rows, ctx)
-        return head(hidden.reshaped([b * n, hidden.shape[2]]), ctx).reshaped([b, n, vocabulary])
-    }
-
-    /// The LSTM's top-layer outputs [B, n, H] under teacher forcing, before the
-    /// head: callers that need only some positions apply `head` to those alone.
-    /// With `needed` (non-decreasing), row r is computed for its first needed[r]
-    /// positions only (the rest are zero).
-    public func teacherForcedHidden(_ feature: Tensor, rows: [[Int]], needed: [Int]? = nil,
-                                    _ ctx: ForwardContext) -> Tensor {
-        let b = feature.shape[0], n = rows.first?.count ?? 0
-        let x0 = imageInput(feature, ctx).unsqueezed(axis: 1)                // [B, 1, E]
-        let inputs = rows.flatMap { [startID] + $0.dropLast() }
-        let embedded = embed(inputs).reshaped([b, n, x0.shape[2]])
-        // Output position t is step t + 1: the image is step 0.
-        let (outputs, _) = lstm.sequence(Tensor.concat([x0, embedded], axis: 1), lengths: needed?.map { $0 + 1 })
-        return outputs.slice(axis: 1, 1..<(n + 1))                           // [B, n, H]
-    }
 }
 
 /// "Deeper LSTM Q + norm I" (VQA_LSTM_CNN): an L2-normalised image vector and
@@ -134,8 +54,7 @@ public final class VQAModel: Module {
 
     public init(config: ModelConfig, questionVocabularySize: Int, answers: Int, initializer: inout Initializer) {
         let q = config.questionEncoder!, fusion = config.fusion!
-        backbone = makeBackbone(config.backbone, feature: FeatureKind(rawValue: config.backbone.feature!)!,
-                                classes: nil, initializer: &initializer)
+        backbone = makeBackbone(config.backbone, classes: nil, initializer: &initializer)
         let f = backbone.featureSize(input: (config.input.height, config.input.width))
         imageProj = Linear(f, fusion.dim, initializer: &initializer)
         embed = Embedding(questionVocabularySize, q.embed, initializer: &initializer)
@@ -147,7 +66,7 @@ public final class VQAModel: Module {
         } else {
             classifier = Linear(fusion.dim, answers, initializer: &initializer)
         }
-        embedTanh = (q.embedActivation ?? "tanh") == "tanh"
+        embedTanh = (q.embedActivation ?? .tanh) == .tanh
         super.init()
         add("backbone", backbone)
         add("image_proj", imageProj)

@@ -1,12 +1,17 @@
 import Tensor
 
-/// Whether this pass may fuse the convolutions of `module`: inference, nothing
-/// recorded (neither `x` nor any parameter requires a gradient) and none of
-/// the `hidden` modules' outputs captured or replaced — fusing hides them.
-public func mayFuse(_ module: Module, hiding hidden: [Module], _ x: Tensor, _ ctx: ForwardContext) -> Bool {
+/// Whether this pass may fuse the convolutions inside `module`: inference,
+/// nothing recorded (neither `x` nor any parameter requires a gradient) and no
+/// module below it captured or replaced — fusing hides their outputs. Every
+/// descendant is checked, so a block needs no list of what its fused path hides.
+public func mayFuse(_ module: Module, _ x: Tensor, _ ctx: ForwardContext) -> Bool {
     !ctx.training && !x.requiresGrad
         && !module.namedParameters().contains { $0.parameter.value.requiresGrad }
-        && !hidden.contains { ctx.observes($0.path) }
+        && !observesBelow(module, ctx)
+}
+
+private func observesBelow(_ module: Module, _ ctx: ForwardContext) -> Bool {
+    module.children.contains { ctx.observes($0.module.path) || observesBelow($0.module, ctx) }
 }
 
 /// conv → batch norm (→ + residual) (→ ReLU) as one `conv2dInference`, when
@@ -20,7 +25,7 @@ public func fusedConvolution(_ conv: Conv2d, _ bn: BatchNorm2d?, residual: Tenso
     precondition(residual == nil || relu != nil, "fusedConvolution: a residual sum is fused only before a ReLU")
     let members: [Module] = [conv, bn, relu].compactMap { $0 }
     guard !(residual?.requiresGrad ?? false),
-          members.allSatisfy({ mayFuse($0, hiding: [], x, ctx) }),
+          members.allSatisfy({ mayFuse($0, x, ctx) }),
           !members.dropLast().contains(where: { ctx.observes($0.path) }) else { return nil }
     if let y = ctx.reused(members.last!.path) { return ctx.observe(members.last!.path, y) }
 

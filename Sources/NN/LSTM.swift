@@ -12,6 +12,11 @@ public final class LSTM: Module {
         public var h: [Tensor]
         public var c: [Tensor]
 
+        public init(h: [Tensor], c: [Tensor]) {
+            self.h = h
+            self.c = c
+        }
+
         /// The rows `rows` of every state (beam search keeps the surviving beams).
         public func selecting(rows: [Int]) -> State {
             State(h: h.map { $0.indexSelect(rows) }, c: c.map { $0.indexSelect(rows) })
@@ -89,6 +94,35 @@ public final class LSTM: Module {
     }
 
     private func cell(_ gates: Tensor, _ c: Tensor) -> (Tensor, Tensor) {
+        let hc = Tensor.lstmCell(gates: gates, cell: c)
+        return (hc.slice(axis: 1, 0..<hiddenSize), hc.slice(axis: 1, hiddenSize..<(2 * hiddenSize)))
+    }
+}
+
+/// PyTorch's nn.LSTMCell: one step of one layer, parameters `weight_ih`
+/// [4H, in], `weight_hh` [4H, H], `bias_ih`, `bias_hh` [4H] (no layer suffix).
+/// Attention decoders call it step by step, as their input depends on h.
+public final class LSTMCell: Module {
+    public let hiddenSize: Int
+    let weightIH: Parameter, weightHH: Parameter, biasIH: Parameter, biasHH: Parameter
+
+    public init(inputSize: Int, hiddenSize: Int, initializer: inout Initializer) {
+        self.hiddenSize = hiddenSize
+        let bound = 1 / Float(hiddenSize).squareRoot()
+        weightIH = Parameter(initializer.uniform([4 * hiddenSize, inputSize], bound: bound))
+        weightHH = Parameter(initializer.uniform([4 * hiddenSize, hiddenSize], bound: bound))
+        biasIH = Parameter(initializer.uniform([4 * hiddenSize], bound: bound))
+        biasHH = Parameter(initializer.uniform([4 * hiddenSize], bound: bound))
+        super.init()
+        register("weight_ih", weightIH)
+        register("weight_hh", weightHH)
+        register("bias_ih", biasIH)
+        register("bias_hh", biasHH)
+    }
+
+    /// (h, c) after one step on inputs [B, in] from (h, c), each [B, H].
+    public func step(_ x: Tensor, h: Tensor, c: Tensor) -> (h: Tensor, c: Tensor) {
+        let gates = x.linear(weight: weightIH.value, bias: biasIH.value) + h.linear(weight: weightHH.value, bias: biasHH.value)
         let hc = Tensor.lstmCell(gates: gates, cell: c)
         return (hc.slice(axis: 1, 0..<hiddenSize), hc.slice(axis: 1, hiddenSize..<(2 * hiddenSize)))
     }

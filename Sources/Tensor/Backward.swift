@@ -7,13 +7,61 @@
 /// tensors: backward is never itself recorded.
 public typealias Backward = (_ grad: Tensor, _ needs: [Bool]) -> [Tensor?]
 
+/// An op's identity in the recorded graph: what `BackwardRules` replacements
+/// are keyed by. Each op records one of these constants, and a replacement
+/// names the same constant, so renaming an op cannot silently detach a rule
+/// from it (as a misspelt string key would).
+public struct Op: Hashable, Sendable, CustomStringConvertible {
+    public let name: String
+    private init(_ name: String) { self.name = name }
+    public var description: String { name }
+
+    public static let adaptiveAvgPool2d = Op("adaptive_avg_pool2d")
+    public static let add = Op("add")
+    public static let avgPool2d = Op("avg_pool2d")
+    public static let batchNorm = Op("batch_norm")
+    public static let batchNormTraining = Op("batch_norm_training")
+    public static let clampMin = Op("clamp_min")
+    public static let concat = Op("concat")
+    public static let conv2d = Op("conv2d")
+    public static let div = Op("div")
+    public static let exp = Op("exp")
+    public static let expand = Op("expand")
+    public static let flatten = Op("flatten")
+    public static let indexSelect = Op("index_select")
+    public static let linear = Op("linear")
+    public static let log = Op("log")
+    public static let logSoftmax = Op("log_softmax")
+    public static let lstmCell = Op("lstm_cell")
+    public static let lstmLayer = Op("lstm_layer")
+    public static let matmul = Op("matmul")
+    public static let max = Op("max")
+    public static let maxPool2d = Op("max_pool2d")
+    public static let mul = Op("mul")
+    public static let neg = Op("neg")
+    public static let permute = Op("permute")
+    public static let pick = Op("pick")
+    public static let relu = Op("relu")
+    public static let reshape = Op("reshape")
+    public static let resizeBilinear = Op("resize_bilinear")
+    public static let sigmoid = Op("sigmoid")
+    public static let slice = Op("slice")
+    public static let softmax = Op("softmax")
+    public static let sqrt = Op("sqrt")
+    public static let square = Op("square")
+    public static let squeeze = Op("squeeze")
+    public static let sub = Op("sub")
+    public static let sum = Op("sum")
+    public static let tanh = Op("tanh")
+}
+
 /// How a recorded tensor was made.
 final class Node {
-    let op: String
+    let op: Op
     let inputs: [Tensor]
     let backward: Backward
 
-    init(op: String, inputs: [Tensor], backward: @escaping Backward) {
+    init(op: Op, inputs: [Tensor], backward: @escaping Backward) {
         self.op = op
         self.inputs = inputs
         self.backward = backward
@@ -22,8 +70,8 @@ final class Node {
 
 /// What a replacement backward rule sees of one recorded op.
 public struct BackwardContext {
-    /// The op's name, as given to `Tensor.result` ("relu", "conv2d", …).
-    public let op: String
+    /// The op, as recorded by `Tensor.result` (`.relu`, `.conv2d`, …).
+    public let op: Op
     public let inputs: [Tensor]
     public let output: Tensor
     /// The gradient arriving at the op's output.
@@ -36,16 +84,16 @@ public struct BackwardContext {
     public func standard(grad: Tensor? = nil) -> [Tensor?] { standardRule(grad ?? self.grad, needs) }
 }
 
-/// Backward rules swapped in for one pass, by op name, without touching layer code:
+/// Backward rules swapped in for one pass, by op, without touching layer code:
 /// guided backpropagation replaces the rule of `relu`.
 public struct BackwardRules {
     public typealias Rule = (BackwardContext) -> [Tensor?]
-    var rules: [String: Rule] = [:]
+    var rules: [Op: Rule] = [:]
 
     public init() {}
     public static var standard: BackwardRules { BackwardRules() }
 
-    public func replacing(_ op: String, with rule: @escaping Rule) -> BackwardRules {
+    public func replacing(_ op: Op, with rule: @escaping Rule) -> BackwardRules {
         var copy = self
         copy.rules[op] = rule
         return copy
@@ -55,7 +103,7 @@ public struct BackwardRules {
     /// passes only where the forward input was positive and the incoming
     /// gradient is positive.
     public static var guided: BackwardRules {
-        BackwardRules().replacing("relu") { ctx in
+        BackwardRules().replacing(.relu) { ctx in
             [Tensor.zip(ctx.inputs[0], ctx.grad) { x, g in x > 0 && g > 0 ? g : 0 }]
         }
     }

@@ -57,7 +57,7 @@ extension Tensor {
         let (o, oh, ow) = (out.shape[1], out.shape[2], out.shape[3])
         let og = o / groups, kSize = geo.colRows, ohw = oh * ow
         let inputs = b.map { [x, w, $0] } ?? [x, w]
-        return Tensor.result(out.shape, out.storage, op: "conv2d", inputs: inputs) { gOut, needs in
+        return Tensor.result(out.shape, out.storage, op: .conv2d, inputs: inputs) { gOut, needs in
             let pg = gOut.storage.pointer
             var gx: Tensor?, gw: Tensor?, gb: Tensor?
             let width = perProduct * ohw

@@ -135,9 +135,9 @@ extension Tensor {
 
     /// Elementwise op on two tensors with broadcasting, recorded with its
     /// gradient with respect to each operand (before summing back to shape).
-    private static func binary(_ op: String, _ a: Tensor, _ b: Tensor, _ f: (Float, Float) -> Float,
+    private static func binary(_ op: Op, _ a: Tensor, _ b: Tensor, _ f: (Float, Float) -> Float,
                                grads: @escaping (_ g: Tensor, _ out: Tensor) -> (Tensor?, Tensor?)) -> Tensor {
-        let out = zip(a, b, f, op: op)
+        let out = zip(a, b, f, op: op.name)
         return result(out.shape, out.storage, op: op, inputs: [a, b]) { g, needs in
             let (ga, gb) = grads(g, out)
             return [needs[0] ? ga?.sum(toShape: a.shape) : nil, needs[1] ? gb?.sum(toShape: b.shape) : nil]
@@ -145,19 +145,19 @@ extension Tensor {
     }
 
     public static func + (a: Tensor, b: Tensor) -> Tensor {
-        binary("add", a, b, +) { g, _ in (g, g) }
+        binary(.add, a, b, +) { g, _ in (g, g) }
     }
 
     public static func - (a: Tensor, b: Tensor) -> Tensor {
-        binary("sub", a, b, -) { g, _ in (g, g.map { -$0 }) }
+        binary(.sub, a, b, -) { g, _ in (g, g.map { -$0 }) }
     }
 
     public static func * (a: Tensor, b: Tensor) -> Tensor {
-        binary("mul", a, b, *) { g, _ in (zip(g, b, *), zip(g, a, *)) }
+        binary(.mul, a, b, *) { g, _ in (zip(g, b, *), zip(g, a, *)) }
     }
 
     public static func / (a: Tensor, b: Tensor) -> Tensor {
-        binary("div", a, b, /) { g, out in (zip(g, b, /), zip(zip(g, out, *), b) { -$0 / $1 }) }
+        binary(.div, a, b, /) { g, out in (zip(g, b, /), zip(zip(g, out, *), b) { -$0 / $1 }) }
     }
 
     public static func + (a: Tensor, s: Float) -> Tensor { a + Tensor(scalar: s) }
@@ -170,11 +170,11 @@ extension Tensor {
 
     public static prefix func - (a: Tensor) -> Tensor {
         let out = a.map { -$0 }
-        return result(out.shape, out.storage, op: "neg", inputs: [a]) { g, _ in [g.map { -$0 }] }
+        return result(out.shape, out.storage, op: .neg, inputs: [a]) { g, _ in [g.map { -$0 }] }
     }
 
     /// A unary op whose derivative is written in terms of its input x and output y.
-    private func unary(_ op: String, _ f: (Float) -> Float,
+    private func unary(_ op: Op, _ f: (Float) -> Float,
                        derivative: @escaping (_ x: Float, _ y: Float) -> Float) -> Tensor {
         let out = map(f)
         let x = self
@@ -189,16 +189,16 @@ extension Tensor {
     public func relu() -> Tensor {
         let out = map { Swift.max($0, 0) }
         let x = self
-        return Tensor.result(shape, out.storage, op: "relu", inputs: [self]) { g, _ in
+        return Tensor.result(shape, out.storage, op: .relu, inputs: [self]) { g, _ in
             [Tensor.zip(x, g) { v, d in v > 0 ? d : 0 }]
         }
     }
-    public func sigmoid() -> Tensor { unary("sigmoid", { 1 / (1 + expf(-$0)) }) { _, y in y * (1 - y) } }
-    public func tanh() -> Tensor { unary("tanh", { tanhf($0) }) { _, y in 1 - y * y } }
-    public func exp() -> Tensor { unary("exp", { expf($0) }) { _, y in y } }
-    public func log() -> Tensor { unary("log", { logf($0) }) { x, _ in 1 / x } }
-    public func sqrt() -> Tensor { unary("sqrt", { sqrtf($0) }) { _, y in 0.5 / y } }
-    public func squared() -> Tensor { unary("square", { $0 * $0 }) { x, _ in 2 * x } }
+    public func sigmoid() -> Tensor { unary(.sigmoid, { 1 / (1 + expf(-$0)) }) { _, y in y * (1 - y) } }
+    public func tanh() -> Tensor { unary(.tanh, { tanhf($0) }) { _, y in 1 - y * y } }
+    public func exp() -> Tensor { unary(.exp, { expf($0) }) { _, y in y } }
+    public func log() -> Tensor { unary(.log, { logf($0) }) { x, _ in 1 / x } }
+    public func sqrt() -> Tensor { unary(.sqrt, { sqrtf($0) }) { _, y in 0.5 / y } }
+    public func squared() -> Tensor { unary(.square, { $0 * $0 }) { x, _ in 2 * x } }
     /// max(x, m); the gradient passes where x ≥ m, as PyTorch's clamp_min.
-    public func clamped(min m: Float) -> Tensor { unary("clamp_min", { Swift.max($0, m) }) { x, _ in x >= m ? 1 : 0 } }
+    public func clamped(min m: Float) -> Tensor { unary(.clampMin, { Swift.max($0, m) }) { x, _ in x >= m ? 1 : 0 } }
 }

@@ -31,7 +31,7 @@ extension Tensor {
                 }
             }
         }
-        return result(out.shape, out.storage, op: "lstm_cell", inputs: [gates, cell]) { grad, needs in
+        return result(out.shape, out.storage, op: .lstmCell, inputs: [gates, cell]) { grad, needs in
             let pa = act.storage.pointer, pc = cell.storage.pointer, po = out.storage.pointer
             let pg = grad.storage.pointer
             let dGates = Tensor.zeros(gates.shape), dCell = Tensor.zeros(cell.shape)
@@ -115,7 +115,7 @@ extension Tensor {
                 }
             }
         }
-        return result(out.shape, out.storage, op: "lstm_layer", inputs: [projected, weightHH, biasHH]) { grad, needs in
+        return result(out.shape, out.storage, op: .lstmLayer, inputs: [projected, weightHH, biasHH]) { grad, needs in
             let pa = act.storage.pointer, po = out.storage.pointer, pg = grad.storage.pointer
             let dProjected = Tensor.zeros(projected.shape)  // the gates' gradients, every step
             let dW = Tensor.zeros(weightHH.shape)

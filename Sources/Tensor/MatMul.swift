@@ -19,7 +19,7 @@ extension Tensor {
                           b: b.storage.pointer + (sharedB ? 0 : i * k * n), ldb: n, c: po + i * m * n, ldc: n)
             }
         }
-        return Tensor.result(outShape, out.storage, op: "matmul", inputs: [a, b]) { g, needs in
+        return Tensor.result(outShape, out.storage, op: .matmul, inputs: [a, b]) { g, needs in
             var ga: Tensor?, gb: Tensor?
             if needs[0] {  // dA = dC · Bᵀ
                 ga = Tensor(shape: a.shape) { pr in
@@ -56,7 +56,7 @@ extension Tensor {
                       b: w.storage.pointer, ldb: inF, beta: b == nil ? 0 : 1, c: po, ldc: outF)
         }
         let inputs = b.map { [x, w, $0] } ?? [x, w]
-        return Tensor.result([rows, outF], out.storage, op: "linear", inputs: inputs) { g, needs in
+        return Tensor.result([rows, outF], out.storage, op: .linear, inputs: inputs) { g, needs in
             var grads: [Tensor?] = [nil, nil, nil]
             if needs[0] {  // dx = dy · W
                 grads[0] = Tensor(shape: x.shape) { pr in

@@ -25,7 +25,7 @@ extension Tensor {
         var inputs = [x]
         if let weight { inputs.append(weight) }
         if let bias { inputs.append(bias) }
-        return Tensor.result(shape, out.storage, op: "batch_norm", inputs: inputs) { g, needs in
+        return Tensor.result(shape, out.storage, op: .batchNorm, inputs: inputs) { g, needs in
             let pg = g.storage.pointer
             var grads: [Tensor?] = [nil]
             if needs[0] {
@@ -107,7 +107,7 @@ extension Tensor {
                 }
             }
         }
-        let result = Tensor.result(shape, out.storage, op: "batch_norm_training", inputs: [self, weight, bias]) { grad, needs in
+        let result = Tensor.result(shape, out.storage, op: .batchNormTraining, inputs: [self, weight, bias]) { grad, needs in
             let pg = grad.storage.pointer, pn = normalized.storage.pointer
             // Per channel: Σ g and Σ g·x̂.
             var sumG = [Float](repeating: 0, count: c), sumGX = [Float](repeating: 0, count: c)

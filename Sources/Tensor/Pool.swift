@@ -59,7 +59,7 @@ extension Tensor {
             }
         }
         let inShape = shape
-        return Tensor.result(out.shape, out.storage, op: "max_pool2d", inputs: [self]) { g, _ in
+        return Tensor.result(out.shape, out.storage, op: .maxPool2d, inputs: [self]) { g, _ in
             let r = Tensor.zeros(inShape)
             let pr = r.storage.pointer, pg = g.storage.pointer
             for p in 0..<planes {
@@ -90,7 +90,7 @@ extension Tensor {
             let start = x * win.stride.w - padding.1, end = Swift.min(start + kernel.1, w + padding.1)
             return (Swift.max(start, 0), Swift.min(end, w), end - start)
         }
-        return regionAverage(rows: rows, cols: cols, op: "avg_pool2d")
+        return regionAverage(rows: rows, cols: cols, op: .avgPool2d)
     }
 
     /// Adaptive average pooling to `size`, PyTorch's windows:
@@ -104,7 +104,7 @@ extension Tensor {
                 return (s, e, e - s)
             }
         }
-        return regionAverage(rows: windows(h, size.0), cols: windows(w, size.1), op: "adaptive_avg_pool2d")
+        return regionAverage(rows: windows(h, size.0), cols: windows(w, size.1), op: .adaptiveAvgPool2d)
     }
 
     /// The mean over each image plane: [N, C, H, W] → [N, C].
@@ -115,7 +115,7 @@ extension Tensor {
 
     /// out[y, x] = Σ over rows[y] × cols[x] of the input, divided by the divisors' product.
     /// Each range is (start, end, divisor).
-    private func regionAverage(rows: [(Int, Int, Int)], cols: [(Int, Int, Int)], op: String) -> Tensor {
+    private func regionAverage(rows: [(Int, Int, Int)], cols: [(Int, Int, Int)], op: Op) -> Tensor {
         let (planes, h, w) = self.planes
         let oh = rows.count, ow = cols.count
         let px = storage.pointer

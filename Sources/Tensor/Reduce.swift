@@ -21,7 +21,7 @@ extension Tensor {
             }
         }
         let inShape = shape
-        let reduced = Tensor.result(kept, out.storage, op: "sum", inputs: [self]) { g, _ in
+        let reduced = Tensor.result(kept, out.storage, op: .sum, inputs: [self]) { g, _ in
             [g.broadcastValues(to: inShape)]
         }
         return keepDims ? reduced : reduced.squeezed(axis: ax)
@@ -55,7 +55,7 @@ extension Tensor {
         let ax = normalizedAxis(axis, rank: rank)
         let inShape = shape
         let (outer, n, inner) = splitAround(shape, axis: ax)
-        let reduced = Tensor.result(values.shape, values.storage, op: "max", inputs: [self]) { g, _ in
+        let reduced = Tensor.result(values.shape, values.storage, op: .max, inputs: [self]) { g, _ in
             let r = Tensor.zeros(inShape)
             let pr = r.storage.pointer, pg = g.storage.pointer
             for o in 0..<outer {
@@ -116,7 +116,7 @@ extension Tensor {
                 for k in 0..<n { po[base + k * inner] = (px[base + k * inner] - m) - logSum }
             }
         }
-        return Tensor.result(shape, out.storage, op: "log_softmax", inputs: [self]) { g, _ in
+        return Tensor.result(shape, out.storage, op: .logSoftmax, inputs: [self]) { g, _ in
             // dx = g − p·Σg, as −g·expm1(log p) − p·(Σg − g) where g ≠ 0.
             let pg = g.storage.pointer, py = out.storage.pointer
             return [Tensor(shape: out.shape) { pr in
@@ -150,7 +150,7 @@ extension Tensor {
                 for k in 0..<n { po[base + k * inner] /= s }
             }
         }
-        return Tensor.result(shape, out.storage, op: "softmax", inputs: [self]) { g, _ in
+        return Tensor.result(shape, out.storage, op: .softmax, inputs: [self]) { g, _ in
             // dx = y ⊙ (g − Σ g ⊙ y)
             let pg = g.storage.pointer, py = out.storage.pointer
             return [Tensor(shape: out.shape) { pr in

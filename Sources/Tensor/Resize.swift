@@ -44,7 +44,7 @@ extension Tensor {
             }
         }
         let inShape = shape
-        return Tensor.result(out.shape, out.storage, op: "resize_bilinear", inputs: [self]) { g, _ in
+        return Tensor.result(out.shape, out.storage, op: .resizeBilinear, inputs: [self]) { g, _ in
             let r = Tensor.zeros(inShape)
             let pr = r.storage.pointer, pg = g.storage.pointer
             for p in 0..<planes {

@@ -13,7 +13,7 @@ extension Tensor {
         precondition(dims.allSatisfy { $0 >= 0 } && dims.reduce(1, *) == count,
                      "reshape: cannot reshape \(shape) (\(count) elements) to \(newShape)")
         let inShape = shape
-        return Tensor.result(dims, storage, op: "reshape", inputs: [self]) { g, _ in
+        return Tensor.result(dims, storage, op: .reshape, inputs: [self]) { g, _ in
             [Tensor(shape: inShape, storage: g.storage)]
         }
     }
@@ -45,7 +45,7 @@ extension Tensor {
         let out = permuteValues(order)
         var inverse = [Int](repeating: 0, count: rank)
         for (i, o) in order.enumerated() { inverse[o] = i }
-        return Tensor.result(out.shape, out.storage, op: "permute", inputs: [self]) { g, _ in
+        return Tensor.result(out.shape, out.storage, op: .permute, inputs: [self]) { g, _ in
             [g.permuteValues(inverse)]
         }
     }
@@ -92,7 +92,7 @@ extension Tensor {
             }
         }
         let sizes = tensors.map { $0.shape[ax] }
-        return result(shape, out.storage, op: "concat", inputs: tensors) { g, needs in
+        return result(shape, out.storage, op: .concat, inputs: tensors) { g, needs in
             var start = 0
             return Swift.zip(sizes, needs).map { size, need in
                 defer { start += size }
@@ -113,7 +113,7 @@ extension Tensor {
                      "slice: range \(range) out of bounds for axis \(axis) of shape \(shape)")
         let out = sliceValues(axis: ax, range)
         let inShape = shape
-        return Tensor.result(out.shape, out.storage, op: "slice", inputs: [self]) { g, _ in
+        return Tensor.result(out.shape, out.storage, op: .slice, inputs: [self]) { g, _ in
             let r = Tensor.zeros(inShape)
             let (outer, n, inner) = splitAround(inShape, axis: ax)
             let w = range.count * inner
@@ -148,7 +148,7 @@ extension Tensor {
             for (k, i) in indices.enumerated() { (po + k * inner).update(from: px + i * inner, count: inner) }
         }
         let inShape = shape
-        return Tensor.result(outShape, out.storage, op: "index_select", inputs: [self]) { g, _ in
+        return Tensor.result(outShape, out.storage, op: .indexSelect, inputs: [self]) { g, _ in
             let r = Tensor.zeros(inShape)
             let pr = r.storage.pointer, pg = g.storage.pointer
             for (k, i) in indices.enumerated() {
@@ -170,7 +170,7 @@ extension Tensor {
             for (r, i) in indices.enumerated() { po[r] = px[r * n + i] }
         }
         let inShape = shape
-        return Tensor.result(out.shape, out.storage, op: "pick", inputs: [self]) { g, _ in
+        return Tensor.result(out.shape, out.storage, op: .pick, inputs: [self]) { g, _ in
             let r = Tensor.zeros(inShape)
             for (row, i) in indices.enumerated() { r.storage.pointer[row * n + i] = g.storage.pointer[row] }
             return [r]
@@ -183,7 +183,7 @@ extension Tensor {
         precondition(broadcastShape(shape, newShape) == newShape, "expand: cannot expand \(shape) to \(newShape)")
         let out = broadcastValues(to: newShape)
         let inShape = shape
-        return Tensor.result(newShape, out.storage, op: "expand", inputs: [self]) { g, _ in
+        return Tensor.result(newShape, out.storage, op: .expand, inputs: [self]) { g, _ in
             [g.sum(toShape: inShape)]
         }
     }

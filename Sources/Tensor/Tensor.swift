@@ -115,7 +115,7 @@ public final class Tensor: @unchecked Sendable {
     public func size(_ axis: Int) -> Int { shape[normalizedAxis(axis, rank: rank)] }
 
     /// Makes an op's result, recording `backward` only when an input requires a gradient.
-    static func result(_ shape: [Int], _ storage: Storage, op: String, inputs: [Tensor],
+    static func result(_ shape: [Int], _ storage: Storage, op: Op, inputs: [Tensor],
                        backward: @escaping Backward) -> Tensor {
         guard inputs.contains(where: { $0.requiresGrad }) else {
             return Tensor(shape: shape, storage: storage)

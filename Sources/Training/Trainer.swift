@@ -102,7 +102,7 @@ public final class Trainer {
             ? Adam(learningRate: options.learningRate, threads: options.threads)
             : SGD(learningRate: options.learningRate, momentum: options.momentum, threads: options.threads)
         preprocessing = try Preprocessing(width: config.input.width, height: config.input.height,
-                                          resize: Preprocessing.ResizeMode(rawValue: config.input.resize) ?? .stretch,
+                                          resize: config.input.resize.mode,
                                           mean: config.input.mean, std: config.input.std)
     }
 
@@ -299,7 +299,7 @@ public final class Trainer {
             let words = kept.map { i -> [Int] in if case let .caption(w) = examples[i].target { return w }; return [] }
             let n = words.map(\.count).max() ?? 0
             let padded = words.map { $0 + Array(repeating: $0.last ?? 0, count: n - $0.count) }
-            let hidden = net.teacherForcedHidden(net.imageFeature(x, ctx).indexSelect(rows), rows: padded, ctx)
+            let hidden = net.teacherForced(net.imageFeature(x, ctx).indexSelect(rows), rows: padded, needed: nil, ctx).hidden
             let real = words.enumerated().flatMap { r, w in (0..<w.count).map { r * n + $0 } }
             return (net.head(hidden.reshaped([kept.count * n, -1]).indexSelect(real), ctx), words.flatMap { $0 })
         case let .vqa(net, _, _):

@@ -11,11 +11,10 @@ public enum TrainingTask: String, CaseIterable, Sendable { case captioner, vqa, 
 public enum DefaultArchitectures {
     static let input = #"{"width": 64, "height": 64, "resize": "stretch", "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]}"#
     // No pool after the last convolutions: their 8×8 map is the explained layer.
-    // The captioner and the VQA model average it into the image vector, so a
-    // colour or shape is learned once, not once per place, and Grad-CAM of an
-    // averaged map is the class activation map of the paper's §3.1. The VQA
-    // model's second 8×8 convolution widens what each position sees, which
-    // helps the spatial questions.
+    // The VQA model averages it into the image vector, so a colour or shape is
+    // learned once, not once per place, and Grad-CAM of an averaged map is the
+    // class activation map of the paper's §3.1. Its second 8×8 convolution
+    // widens what each position sees, which helps the spatial questions.
     static func backbone(_ last: String) -> String {
         #""arch": "vgg", "cfg": [16, "M", 32, "M", 64, "M", \#(last)], "batch_norm": true"#
     }
@@ -24,10 +23,12 @@ public enum DefaultArchitectures {
         let json: String
         switch task {
         case .captioner:
+            // Show, Attend and Tell over a 16×16 map (no third pool): each word attends to
+            // the cells of its object, and LayerCAM keeps the gradient's place at that scale.
             json = #"{"format": "gradcam-model/1", "task": "captioning", "input": \#(input),"#
-                + #""backbone": {\#(backbone("128")), "feature": "avgpool"},"#
-                + #""decoder": {"embed": 128, "hidden": 512, "layers": 1, "max_length": 20, "image_activation": "relu"},"#
-                + #""explain_layer": "backbone.features.14"}"#
+                + #""backbone": {"arch": "vgg", "cfg": [16, "M", 32, "M", 64, 128], "batch_norm": true, "feature": "map"},"#
+                + #""decoder": {"kind": "show-attend-tell", "embed": 64, "hidden": 256, "attention_dim": 128, "layers": 1,"#
+                + #""max_length": 20, "dropout": 0.5}, "explain_layer": "backbone.features.13", "explain_method": "layercam"}"#
         case .vqa:
             json = #"{"format": "gradcam-model/1", "task": "vqa", "input": \#(input),"#
                 + #""backbone": {\#(backbone("128, 128")), "feature": "avgpool"},"#

@@ -58,6 +58,9 @@ struct Report {
         add("caption per-word Grad-CAM T=16", "caption-gradcam", "one-pass", vs: "usual", "usual: 16 backward")
         add("same, vs PyTorch best", "caption-gradcam", "one-pass", vs: "best", "autograd.grad ×16", continuation: true)
         add("same, vs PyTorch batched", "caption-gradcam", "one-pass", vs: "batched", "our batching", continuation: true)
+        add("attention caption per-word Grad-CAM T=16 (ResNet-101 256²)", "attention-caption-gradcam", "one-pass",
+            vs: "best", "autograd.grad ×16")
+        add("same, vs PyTorch batched", "attention-caption-gradcam", "one-pass", vs: "batched", "our batching", continuation: true)
         add("caption Guided Grad-CAM T=16", "caption-guided", "guided-gradcam", vs: "usual", "pytorch-grad-cam ×16")
         add("same, vs PyTorch best", "caption-guided", "guided-gradcam", vs: "best", "autograd.grad ×16", continuation: true)
         add("load ResNet-50 checkpoint", "load", "load", vs: "load", "meta + assign")
@@ -122,6 +125,8 @@ struct Report {
         versus("VGG-16 Grad-CAM ≤ 0.5× pytorch-grad-cam", "vgg16-gradcam", "gradcam", "usual", 0.5)
         versus("caption per-word T=16 ≤ 0.5× PyTorch best", "caption-gradcam", "one-pass", "best", 0.5)
         versus("caption per-word T=16 ≤ 0.05× PyTorch usual", "caption-gradcam", "one-pass", "usual", 0.05)
+        versus("attention caption per-word T=16, ResNet-101 256² ≤ 0.5× PyTorch best", "attention-caption-gradcam",
+               "one-pass", "best", 0.5)
         for (label, variant, baseline, limit) in [("gradcam classify (process) ≤ 1.0× one warm pytorch-grad-cam call", "classify-out",
                                               ("resnet50-gradcam", "usual", 1.0), 1.0),
                                              ("gradcam caption --caption T=16 (process) ≤ 1.0× PyTorch best, warm", "caption",

@@ -42,6 +42,8 @@ nonisolated(unsafe) let scenarios: [Scenario] = [
              pytorch: true) { try runClassGradCAM($0, .vgg16, $1) },
     Scenario(name: "caption-gradcam", title: "caption per-word Grad-CAM T=16", models: [.captioner],
              variants: ["one-pass", "aux"], pytorch: true, run: runCaptionGradCAM),
+    Scenario(name: "attention-caption-gradcam", title: "attention caption per-word Grad-CAM T=16, ResNet-101 256²",
+             models: [.attentionCaptioner], variants: ["one-pass"], pytorch: true, run: runAttentionCaptionGradCAM),
     Scenario(name: "vqa-gradcam", title: "VQA top-answer Grad-CAM", models: [.vqa], variants: ["gradcam"],
              pytorch: true, run: runVQAGradCAM),
     Scenario(name: "caption-guided", title: "caption Guided Grad-CAM T=16", models: [.captioner],
@@ -199,12 +201,15 @@ func runClassGradCAM(_ b: Bench, _ spec: ModelSpec, _ variant: String) throws ->
 
 // MARK: - captioning
 
-func captioner(_ dir: ModelDirectory) throws -> (Captioner, Vocabulary) {
-    guard case let .captioning(model, vocabulary) = dir.model else { throw BenchError("\(dir.path): not a captioner") }
+/// The bench's captioner: Show and Tell on a ResNet-50 (its FLOPs are counted by hand).
+func captioner(_ dir: ModelDirectory) throws -> (ShowAndTell, Vocabulary) {
+    guard case let .captioning(model, vocabulary) = dir.model, let model = model as? ShowAndTell else {
+        throw BenchError("\(dir.path): not a Show-and-Tell captioner")
+    }
     return (model, vocabulary)
 }
 
-func captionFLOPs(_ cap: Captioner, _ x: Tensor, words n: Int) -> CaptionFLOPs {
+func captionFLOPs(_ cap: ShowAndTell, _ x: Tensor, words n: Int) -> CaptionFLOPs {
     let cnn = LayerFLOPs(root: cap) { _ = cap.imageFeature(x, $0) }.under("backbone.")
     let f = cap.imageProj.weight.value.shape[1], e = cap.imageProj.weight.value.shape[0]
     return CaptionFLOPs(cnn: cnn, f: f, e: e, h: cap.lstm.hiddenSize, v: cap.head.weight.value.shape[0], n: n)
@@ -217,17 +222,11 @@ func layerActivation(_ cap: Captioner, _ x: Tensor, layer: String) -> Tensor {
     return ctx.captured[layer]!
 }
 
-/// Word log-probabilities [B, n] (row r, word t) from a layer4 activation [B, C, h, w]:
-/// the captioner above the layer, as the Explainer runs it.
-/// Row j's log-probability of word j (b = n rows) or every word's (b = 1), as
-/// `TargetSet.caption` computes them for the Explainer: the head and its
-/// softmax run on n rows, not on all b × n positions.
+/// Row j's log-probability of word j (b = n rows) or every word's (b = 1) from a
+/// layer4 activation [b, C, h, w]: the captioner above the layer, as the Explainer runs it.
 func wordScores(_ cap: Captioner, fromLayer4 a: Tensor, words: [Int]) -> Tensor {
-    let b = a.shape[0], n = words.count
-    let hidden = cap.teacherForcedHidden(a.globalAvgPool2d(), rows: Array(repeating: words, count: b),
-                                         needed: b == 1 ? nil : Array(1...n), ForwardContext())
-    let rows = hidden.reshaped([b * n, -1]).indexSelect((0..<n).map { j in (b == 1 ? 0 : j) * n + j })
-    return cap.head(rows, ForwardContext()).logSoftmax(axis: 1).pick(words)
+    TargetSet.wordScores(cap, feature: a.globalAvgPool2d(), words: words, targets: Array(words.indices), kind: .logprob,
+                         ForwardContext())
 }
 
 func runCaptionGradCAM(_ b: Bench, _ variant: String) throws -> RunResult {
@@ -284,6 +283,21 @@ func runCaptionGradCAM(_ b: Bench, _ variant: String) throws -> RunResult {
     var r = RunResult(scenario: name, variant: variant, times: [loop], peak: Memory.peakMB(), metrics: metrics)
     r.times_ms = nil
     return r
+}
+
+/// Show, Attend and Tell's 16 words explained at layer4 in one pass, through the
+/// attention, gate and initial state of every step.
+func runAttentionCaptionGradCAM(_ b: Bench, _ variant: String) throws -> RunResult {
+    let name = "attention-caption-gradcam"
+    let dir = try loadModel(b, .attentionCaptioner)
+    guard case let .captioning(cap, vocabulary) = dir.model else { throw BenchError("\(dir.path): not a captioner") }
+    let x = try b.ws.image256(), words = try b.ws.readInputs().caption
+    let explainer = try Explainer(root: cap, defaultLayer: dir.explainLayer, options: ExplainOptions())
+    let targets = TargetSet.caption(cap, vocabulary: vocabulary, words: words, kind: .logprob)
+    var e: Explanation?
+    let (ts, peak, usage) = try measured(b) { e = try explainer.explain(targets, image: x) }
+    try NPY.write(e!.raw!, to: b.ws.out(name) + "/ours_raw.npy")
+    return RunResult(scenario: name, variant: variant, times: ts, peak: peak, metrics: usage)
 }
 
 func runCaptionGuided(_ b: Bench, _ variant: String) throws -> RunResult {

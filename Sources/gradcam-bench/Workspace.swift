@@ -1,6 +1,7 @@
 // The bench's working directory, shared with scripts/bench_pytorch.py:
 //   DIR/<model>/            model directories (config.json, weights.safetensors, vocabularies)
 //   DIR/inputs/image.npy    the input image tensor [1, 3, 224, 224]
+//   DIR/inputs/image256.npy the attention captioner's input [1, 3, 256, 256]
 //   DIR/inputs/inputs.json  the caption's word ids, the question's ids
 //   DIR/out/<scenario>/     each scenario's outputs (ours_*.npy, targets.json), checked by PyTorch
 
@@ -30,6 +31,17 @@ struct Workspace {
     struct Inputs: Codable {
         var caption: [Int]
         var question: [Int]
+    }
+
+    /// The attention captioner's input, at the 256² of sgrvinod's tutorial.
+    func image256() throws -> Tensor {
+        let path = inputs + "/image256.npy"
+        if !FileManager.default.fileExists(atPath: path) {
+            var rng = SeededGenerator(seed: 2025)
+            try NPY.write(Tensor.randn([1, 3, 256, 256], using: &rng), to: path)
+        }
+        let (shape, values) = try NPY.read(path)
+        return Tensor(shape: shape, values: values)
     }
 
     func readInputs() throws -> Inputs {
@@ -80,6 +92,7 @@ enum ModelSpec: String, CaseIterable {
     case vgg16 = "vgg16-classifier"
     case captioner = "captioner-resnet50"
     case vqa = "vqa-resnet50"
+    case attentionCaptioner = "sat-resnet101"
 
     static let captionVocabulary = 10_000
     static let questionVocabulary = 10_000
@@ -92,6 +105,7 @@ enum ModelSpec: String, CaseIterable {
         case .vgg16: return 2
         case .captioner: return 3
         case .vqa: return 4
+        case .attentionCaptioner: return 5
         }
     }
 
@@ -105,10 +119,15 @@ enum ModelSpec: String, CaseIterable {
             return #"{"format": "gradcam-model/1", "task": "classification", "input": \#(Self.input), "backbone": {"arch": "vgg16"}, "explain_layer": "features.29"}"#
         case .captioner:
             return #"{"format": "gradcam-model/1", "task": "captioning", "input": \#(Self.input), "backbone": {"arch": "resnet50", "feature": "avgpool"}, "decoder": {"embed": 512, "hidden": 512, "layers": 1, "max_length": 16, "image_activation": "none"}, "explain_layer": "backbone.layer4"}"#
+        case .attentionCaptioner:
+            return Self.attentionJSON
         case .vqa:
             return #"{"format": "gradcam-model/1", "task": "vqa", "input": \#(Self.input), "backbone": {"arch": "resnet50", "feature": "avgpool"}, "question_encoder": {"embed": 300, "hidden": 512, "layers": 2, "max_length": 26, "embed_activation": "tanh"}, "fusion": {"dim": 1024}, "explain_layer": "backbone.layer4"}"#
         }
     }
+
+    /// sgrvinod's Show, Attend and Tell: ResNet-101 at 256², its 8×8 layer4 pooled to 14×14, widths 512.
+    static let attentionJSON = #"{"format": "gradcam-model/1", "task": "captioning", "input": {"width": 256, "height": 256, "resize": "stretch", "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}, "backbone": {"arch": "resnet101", "feature": "map", "adaptive_pool": 14}, "decoder": {"kind": "show-attend-tell", "embed": 512, "hidden": 512, "attention_dim": 512, "layers": 1, "max_length": 16, "dropout": 0.5}, "explain_layer": "backbone.layer4"}"#
 
     var config: ModelConfig { try! ModelConfig.parse(Data(configJSON.utf8), file: rawValue + "/config.json") }
 
@@ -116,7 +135,7 @@ enum ModelSpec: String, CaseIterable {
         switch self {
         case .resnet50, .vgg16:
             return [try! Vocabulary(tokens: (0..<Self.classes).map { "class\($0)" })]
-        case .captioner:
+        case .captioner, .attentionCaptioner:
             return [try! Vocabulary(tokens: ["<pad>", "<start>", "<end>", "<unk>"] + (4..<Self.captionVocabulary).map { "w\($0)" })]
         case .vqa:
             return [try! Vocabulary(tokens: ["<unk>"] + (1..<Self.questionVocabulary).map { "q\($0)" }),

@@ -242,7 +242,7 @@ struct BatchExport: ParsableCommand {
         let task = dir.config.task
         let score = flags.score(for: task)
         var now: [(String, String)] = [
-            ("model", dir.weightsSHA256), ("method", flags.method.rawValue), ("layer", flags.layer ?? dir.explainLayer),
+            ("model", dir.weightsSHA256), ("method", flags.method(for: dir).rawValue), ("layer", flags.layer ?? dir.explainLayer),
             ("score", score.rawValue), ("counterfactual", "\(flags.counterfactual)"), ("normalize", flags.normalize.rawValue),
         ]
         var then: [String: String] = [
@@ -287,17 +287,17 @@ struct BatchExport: ParsableCommand {
         case .captioning:
             let s = try CaptionTask(model: dir).explain(image: image.input, caption: nil, beam: beam, nbest: 1,
                                                         maxLength: nil, includeEnd: false, score: score,
-                                                        options: flags.options())[0]
+                                                        options: flags.options(for: dir))[0]
             try emit(s, task: .captioning, image: image, model: dir, flags: itemFlags, score: score, out: target)
         case .vqa:
             let task = try VQATask(model: dir)
             let read = try task.read(item.question ?? "")
             let s = try task.explain(image: image.input, question: read, answer: nil, top: top, score: score,
-                                     options: flags.options())
+                                     options: flags.options(for: dir))
             try emit(s, task: .vqa, image: image, model: dir, flags: itemFlags, score: score, question: read, out: target)
         case .classification:
             let s = try ClassifyTask(model: dir).explain(image: image.input, className: nil, top: top,
-                                                         score: score, options: flags.options())
+                                                         score: score, options: flags.options(for: dir))
             try emit(s, task: .classification, image: image, model: dir, flags: itemFlags, score: score, out: target)
         }
     }

@@ -195,7 +195,9 @@ struct Eval: ParsableCommand {
 
     @Argument(help: "A model directory.") var model: String
     @Option(help: "A split folder with instances.json (e.g. from `gradcam shapes`).") var data: String
-    @Option(help: "Methods to evaluate, comma-separated.") var method = "gradcam"
+    @Option(help: ArgumentHelp("Methods to evaluate, comma-separated (default: the model's explain_method, else gradcam). "
+                               + "An attention captioner's attention map is always evaluated too, as \"attention\"."))
+    var method: String?
     @Option(help: "The scalar explained: logprob, logit or prob (default: logprob for captions, logit otherwise).")
     var score: ScoreKind?
     @Option(help: "Evaluate only the first N images.") var limit: Int?
@@ -210,13 +212,16 @@ struct Eval: ParsableCommand {
 
     func run() throws {
         if let chart { try checkCanCreate(chart) }
-        let methods = try method.split(separator: ",").map { name -> Method in
-            guard let m = Method(rawValue: String(name)) else {
-                throw ValidationError("unknown method \"\(name)\"; valid: \(Method.allCases.map(\.rawValue).joined(separator: ", "))")
+        let named = try method.map {
+            try $0.split(separator: ",").map { name -> Method in
+                guard let m = Method(rawValue: String(name)) else {
+                    throw ValidationError("unknown method \"\(name)\"; valid: \(Method.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                return m
             }
-            return m
         }
         let dir = try loadModel(model, task: "")
+        let methods = named ?? [dir.defaultMethod]
         var progressBar: ProgressBar?
         var evaluator = Evaluator(model: dir, methods: methods)
         evaluator.score = score

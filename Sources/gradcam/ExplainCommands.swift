@@ -13,8 +13,9 @@ extension Colormap: ExpressibleByArgument {}
 
 /// The options every explaining command shares (cli.md, EXPLAIN OPTIONS).
 struct ExplainFlags: ParsableArguments {
-    @Option(help: "The explanation method: \(Method.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var method: Method = .gradcam
+    @Option(help: ArgumentHelp("The explanation method: \(Method.allCases.map(\.rawValue).joined(separator: ", ")) "
+                               + "(default: the model's explain_method, else gradcam; see `gradcam models`)."))
+    var method: Method?
 
     @Option(help: "The layer to explain, by dotted name (default: the model's explain_layer; see `gradcam layers MODEL`).")
     var layer: String?
@@ -69,8 +70,11 @@ struct ExplainFlags: ParsableArguments {
     /// The scalar explained: --score, else the task's default.
     func score(for task: ModelConfig.Task) -> ScoreKind { score ?? .defaultKind(for: task) }
 
-    func options() -> ExplainOptions {
-        ExplainOptions(method: method, layer: layer, counterfactual: counterfactual, normalize: normalize)
+    /// The method used for `model`: --method, else the model's default.
+    func method(for model: ModelDirectory) -> Method { method ?? model.defaultMethod }
+
+    func options(for model: ModelDirectory) -> ExplainOptions {
+        ExplainOptions(method: method(for: model), layer: layer, counterfactual: counterfactual, normalize: normalize)
     }
 }
 
@@ -137,6 +141,7 @@ func exportDocument(_ sequence: ExplainedSequence, task: ExportDocument.Task, im
         doc.question = .init(text: question.text, tokens: question.tokens.map { .init(token: $0.token, id: $0.id, unknown: $0.unknown) })
     }
     if let b = sequence.beam { doc.beam = .init(size: b.size, rank: b.rank, logprob: b.logProb) }
+    doc.attention = sequence.attention
     doc.reportSettings = [("command", CommandLine.arguments.map(shellQuoted).joined(separator: " "))]
     return doc
 }
@@ -208,7 +213,7 @@ struct Caption: ParsableCommand {
         let score = flags.score(for: .captioning)
         let sequences = try task.explain(image: loaded.input, caption: caption, beam: beam, nbest: nbest,
                                          maxLength: maxLength, includeEnd: includeEnd, score: score,
-                                         options: flags.options()) { unknown, truncated in
+                                         options: flags.options(for: dir)) { unknown, truncated in
             if !unknown.isEmpty { Terminal.warn("not in the vocabulary, read as <unk>: \(unknown.joined(separator: ", "))") }
             if truncated { Terminal.warn("the caption is longer than the model's \(dir.config.decoder!.maxLength) words; truncated") }
         }
@@ -294,7 +299,7 @@ struct VQA: ParsableCommand {
         if read.truncated { Terminal.warn("the question is longer than \(dir.config.questionEncoder!.maxLength) words; truncated") }
         let score = flags.score(for: .vqa)
         let s = try task.explain(image: loaded.input, question: read, answer: answer, top: top, score: score,
-                                 options: flags.options())
+                                 options: flags.options(for: dir))
         if !flags.quiet && !flags.json {
             let probs = task.probabilities(image: loaded.input, question: read)
             print(Terminal.bold(question))
@@ -341,7 +346,7 @@ struct Classify: ParsableCommand {
         let task = try ClassifyTask(model: dir)
         let loaded = try LoadedImage(path: image, model: dir, quiet: flags.quiet)
         let score = flags.score(for: .classification)
-        let s = try task.explain(image: loaded.input, className: className, top: top, score: score, options: flags.options())
+        let s = try task.explain(image: loaded.input, className: className, top: top, score: score, options: flags.options(for: dir))
         if !flags.quiet && !flags.json {
             for (entry, p) in zip(s.explanation.entries, s.probabilities ?? []) {
                 print(String(format: "%6.1f%%  ", p * 100) + entry.label.padding(toLength: 16, withPad: " ", startingAt: 0)

@@ -8,7 +8,7 @@ struct ListModels: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "models",
         abstract: "List the shipped models and any model directories given.",
-        discussion: "For each model: its task, input size, vocabulary sizes and the layer explained by default.")
+        discussion: "For each model: its task, backbone, decoder, input size, vocabulary sizes, and the layer and method explained by default.")
 
     @Argument(help: "Model directories to describe besides the shipped ones.")
     var directories: [String] = []
@@ -25,10 +25,12 @@ struct ListModels: ParsableCommand {
             case let .vqa(_, q, a): sizes["questions"] = q.count; sizes["answers"] = a.count
             case let .classification(_, c): sizes["classes"] = c.count
             }
-            rows.append(["path": path, "task": dir.config.task.rawValue,
-                         "input": [dir.config.input.width, dir.config.input.height],
-                         "backbone": dir.config.backbone.arch, "sizes": sizes,
-                         "explain_layer": dir.explainLayer])
+            var row: [String: Any] = ["path": path, "task": dir.config.task.rawValue,
+                                      "input": [dir.config.input.width, dir.config.input.height],
+                                      "backbone": dir.config.backbone.arch.rawValue, "sizes": sizes,
+                                      "explain_layer": dir.explainLayer, "explain_method": dir.defaultMethod.rawValue]
+            if let decoder = dir.config.decoder { row["decoder"] = decoder.decoderKind.rawValue }
+            rows.append(row)
         }
         if json {
             let data = try JSONSerialization.data(withJSONObject: rows, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
@@ -40,8 +42,9 @@ struct ListModels: ParsableCommand {
             let input = r["input"] as! [Int]
             let sizes = (r["sizes"] as! [String: Int]).sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
             print(Terminal.bold(r["path"] as! String))
-            print("  task \(r["task"]!), backbone \(r["backbone"]!), input \(input[0])×\(input[1]), "
-                + sizes.joined(separator: ", ") + ", default layer \(r["explain_layer"]!)")
+            let decoder = (r["decoder"] as? String).map { ", decoder \($0)" } ?? ""
+            print("  task \(r["task"]!), backbone \(r["backbone"]!)\(decoder), input \(input[0])×\(input[1]), "
+                + sizes.joined(separator: ", ") + ", default layer \(r["explain_layer"]!), method \(r["explain_method"]!)")
         }
     }
 }

@@ -419,6 +419,38 @@ final class CommandTests: XCTestCase {
     }
 
     /// numpy reads the file as it is: shape, dtype and finite values.
+    /// An attention captioner end to end: its config's explain_method is the default method,
+    /// `--method` overrides it, and attention.npy holds one distribution over the map's
+    /// cells per word, listed in the manifest.
+    func testAttentionCaptionerExportsItsAttention() throws {
+        let copy = scratch.appendingPathComponent("sat")
+        try FileManager.default.copyItem(at: URL(fileURLWithPath: model("sat-vgg")), to: copy)
+        let configURL = copy.appendingPathComponent("config.json")
+        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: configURL)) as! [String: Any]
+        config["explain_method"] = "layercam"
+        try JSONSerialization.data(withJSONObject: config).write(to: configURL)
+        let caption = "a red circle left of a blue square"
+        for (flags, method) in [([String](), "layercam"), (["--method", "gradcam"], "gradcam")] {
+            let out = scratch.appendingPathComponent("out-\(method)").path
+            let run = try gradcam(["caption", image, "--model", copy.path, "--caption", caption, "--out", out] + flags)
+            XCTAssertEqual(run.status, 0, run.stderr)
+            let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/manifest.json"))) as! [String: Any]
+            XCTAssertEqual(manifest["method"] as? String, method)
+            XCTAssertEqual(manifest["attention"] as? String, "attention.npy")
+            XCTAssertEqual(manifest["attention_size"] as? [Int], [10, 10])
+            let data = try Data(contentsOf: URL(fileURLWithPath: out + "/attention.npy"))
+            XCTAssertTrue(String(decoding: data.prefix(128), as: UTF8.self).contains("'shape': (8, 10, 10)"))
+            let header = 10 + Int(data[8]) + Int(data[9]) << 8
+            let weights = data.dropFirst(header).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+            XCTAssertEqual(weights.count, 8 * 100)
+            for t in 0..<8 {
+                let map = weights[(t * 100)..<((t + 1) * 100)]
+                XCTAssertEqual(map.reduce(0, +), 1, accuracy: 1e-4, "word \(t)")
+                XCTAssertTrue(map.allSatisfy { $0 > 0 }, "word \(t)")
+            }
+        }
+    }
+
     func checkWithNumpy(_ path: String, shape: [Int]) throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")

@@ -34,7 +34,7 @@ final class CaptionerFixtureTests: XCTestCase {
 
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("ModelsTests/Fixtures")
-    static let names = ["captioner-vgg-fc7", "captioner-resnet-2layer"]
+    static let names = ["captioner-vgg-fc7", "captioner-resnet-2layer", "sat-resnet18", "sat-vgg", "sat-vgg-tanh"]
 
     func load(_ name: String) throws -> Fixture {
         let dir = Self.fixtures.appendingPathComponent(name)

@@ -71,6 +71,11 @@ final class ExplainTests: XCTestCase {
         }
     }
 
+    /// config.json's `explain_method` is checked in Models against this module's methods.
+    func testConfigKnowsEveryMethod() {
+        XCTAssertEqual(ModelConfig.explainMethods, Method.allCases.map(\.rawValue))
+    }
+
     func testCaptionWordMapsMatchPyTorch() throws {
         for name in ["captioner-vgg-fc7", "captioner-resnet-2layer"] {
             let ref = Self.references[name]!

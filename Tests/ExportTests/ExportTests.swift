@@ -3,6 +3,7 @@ import AtomicOutput
 @testable import Export
 import Foundation
 import Imaging
+import Tensor
 import XCTest
 
 final class ExportTests: XCTestCase {
@@ -80,6 +81,38 @@ final class ExportTests: XCTestCase {
         XCTAssertEqual(loaded.shape, [3, 32, 32])
         XCTAssertEqual(loaded.dtype, "float32")
         XCTAssertEqual(loaded.values, doc.explanation.cams?.values)
+    }
+
+    /// An attention captioner's export: attention.npy as given, listed in the manifest with its
+    /// size, drawn under each word in the sheet and beside the map in the report; a shape that
+    /// disagrees with the entries is refused before anything is written.
+    func testAttentionMapsAreExported() throws {
+        var doc = captionDocument(labels: ["red", "circle"])
+        let plain = Painter(doc).contactSheet(displays(doc))
+        let weights: [Float] = [0.5, 0.1, 0.1, 0.1, 0.1, 0.1, 0.0, 0.0, 0.2, 0.2, 0.3, 0.3]
+        doc.attention = Tensor(shape: [2, 2, 3], values: weights)
+        let out = dir + "/out"
+        try writeExport(doc, to: out)
+        XCTAssertEqual(listing(out), ["attention.npy", "cams.npy", "manifest.json", "overlays", "raw.npy", "report.html", "sheet.png"])
+        let attention = try NPY.read(out + "/attention.npy")
+        XCTAssertEqual(attention.shape, [2, 2, 3])
+        XCTAssertEqual(attention.values, weights)
+        let m = try readJSON(out + "/manifest.json")
+        XCTAssertEqual(m["attention"] as? String, "attention.npy")
+        XCTAssertEqual(m["attention_size"] as? [Int], [2, 3])
+        let sheet = try RGBImage(contentsOf: out + "/sheet.png")
+        XCTAssertGreaterThanOrEqual(sheet.height, plain.height + 30 + 4, "a second thumbnail under each word")
+        let report = try String(contentsOfFile: out + "/report.html", encoding: .utf8)
+        XCTAssertTrue(report.contains("id=\"attention-0\"") && report.contains("id=\"attention-1\""))
+        // The first word's attention peaks at the top-left cell: so does its drawing.
+        let maps = try XCTUnwrap(attentionMaps(doc))
+        guard case let .heat(first) = maps[0] else { return XCTFail("attention is drawn as heat") }
+        XCTAssertEqual(first[0], 1, accuracy: 1e-6)
+        XCTAssertLessThan(first[31 * 32 + 31], 0.3)
+
+        doc.attention = Tensor(shape: [3, 2, 3], values: weights + [0, 0, 0, 0, 0, 1])
+        XCTAssertThrowsError(try writeExport(doc, to: dir + "/bad")) { XCTAssertTrue("\($0)".contains("attention has shape [3, 2, 3]")) }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/bad"))
     }
 
     func testOverlaysAreTheMapsOverTheOriginalImageAtItsSize() throws {

@@ -72,4 +72,30 @@ final class FusionTests: XCTestCase {
         XCTAssertEqual(y.scalar, reference.sum().scalar, accuracy: 1e-4)
         XCTAssertEqual(bnOutput.shape, [1, 16, 16, 16])
     }
+
+    /// Capturing any one module inside a ResNet block (a convolution, a batch norm,
+    /// the shortcut's) yields that module's own output, and the logits do not change:
+    /// the block sees that something below it is observed and runs unfused.
+    func testCapturingAnyModuleInsideABlock() {
+        var initializer = Initializer.random(seed: 80)
+        let net = ResNet(arch: .resnet50, baseWidth: 8, classes: 4, initializer: &initializer)
+        net.assignPaths()
+        randomizeBatchNorms(net, seed: 81)
+        var rng = SeededGenerator(seed: 82)
+        let x = Tensor.uniform([1, 3, 32, 32], in: -1...1, using: &rng)
+        let reference = net.logits(x, ForwardContext()).values
+        for path in ["layer2.0.conv2", "layer2.0.bn1", "layer2.0.downsample.0", "layer2.0.downsample.1", "layer3.1.bn3"] {
+            let ctx = ForwardContext(capturing: [path])
+            let logits = net.logits(x, ctx).values
+            XCTAssertNotNil(ctx.captured[path], path)
+            XCTAssertEqual(logits, reference, accuracy: 1e-4 * (reference.map(abs).max() ?? 1), path)
+        }
+    }
+}
+
+private func XCTAssertEqual(_ a: [Float], _ b: [Float], accuracy: Float, _ what: String,
+                            file: StaticString = #filePath, line: UInt = #line) {
+    XCTAssertEqual(a.count, b.count, what, file: file, line: line)
+    let err = zip(a, b).map { abs($0 - $1) }.max() ?? .infinity
+    XCTAssertLessThanOrEqual(err, accuracy, "\(what): max difference \(err)", file: file, line: line)
 }

@@ -40,7 +40,7 @@ final class ModelDirectoryTests: XCTestCase {
     func testFullSizeTorchvisionNamesAndShapes() throws {
         let url = fixtures.appendingPathComponent("torchvision-names.json")
         let names = try JSONDecoder().decode([String: [String: [Int]]].self, from: Data(contentsOf: url))
-        XCTAssertEqual(names.count, 9)
+        XCTAssertEqual(names.count, 11)
         for (arch, expected) in names {
             let bn = arch.hasSuffix("_bn")
             let base = bn ? String(arch.dropLast(3)) : arch
@@ -103,6 +103,44 @@ final class ModelDirectoryTests: XCTestCase {
         try "not json".write(to: dir.appendingPathComponent("config.json"), atomically: true, encoding: .utf8)
         assertLoadFails(dir, ["config.json", "not valid JSON"])
         assertLoadFails(scratch.appendingPathComponent("nowhere"), ["no such model directory"])
+    }
+
+    /// Attention keys are checked against the decoder kind, the backbone's
+    /// feature and the checkpoint, each error naming the key.
+    func testBadAttentionConfigs() throws {
+        let dir = try copy("sat-vgg")
+        let original = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("config.json"))) as! [String: Any]
+        func assertFails(_ fragments: [String], line: UInt = #line, _ edit: (inout [String: Any]) -> Void) throws {
+            try editConfig(dir) { $0 = original; edit(&$0) }
+            assertLoadFails(dir, ["config.json"] + fragments, line: line)
+        }
+        func set(_ json: inout [String: Any], _ section: String, _ key: String, _ value: Any?) {
+            var part = json[section] as! [String: Any]
+            part[key] = value
+            json[section] = part
+        }
+        try assertFails(["\"backbone.feature\" must be \"map\", not \"avgpool\""]) { set(&$0, "backbone", "feature", "avgpool") }
+        try assertFails(["\"backbone.adaptive_pool\" must be between 1 and 1024, got 0"]) { set(&$0, "backbone", "adaptive_pool", 0) }
+        try assertFails(["\"decoder.attention_dim\" is 12", "should be 9"]) { set(&$0, "decoder", "attention_dim", 12) }
+        try assertFails(["\"decoder.hidden\" is 20", "should be 14"]) { set(&$0, "decoder", "hidden", 20) }
+        try assertFails(["missing field \"decoder.attention_dim\""]) { set(&$0, "decoder", "attention_dim", nil) }
+        try assertFails(["unknown \"decoder.kind\" \"show-and-attend\"", "show-attend-tell"]) {
+            set(&$0, "decoder", "kind", "show-and-attend")
+        }
+        try assertFails(["\"decoder.attention_dim\" is for \"decoder.kind\": \"show-attend-tell\""]) {
+            set(&$0, "decoder", "kind", "show-and-tell")
+            set(&$0, "backbone", "feature", "avgpool")
+        }
+        try assertFails(["\"backbone.adaptive_pool\" pools a map for attention"]) {
+            set(&$0, "decoder", "kind", "show-and-tell")
+            set(&$0, "backbone", "feature", "avgpool")
+            set(&$0, "decoder", "attention_dim", nil)
+            set(&$0, "decoder", "dropout", nil)
+        }
+        try assertFails(["\"backbone.last_pool\" is for VGG backbones"]) { set(&$0, "backbone", "arch", "resnet18") }
+        try assertFails(["unknown \"explain_method\" \"attention\""]) { $0["explain_method"] = "attention" }
+        try editConfig(dir) { $0 = original }
+        XCTAssertNoThrow(try ModelDirectory(path: dir.path))
     }
 
     func testWeightsThatDisagreeWithTheConfig() throws {

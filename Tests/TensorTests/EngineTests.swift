@@ -40,8 +40,8 @@ final class EngineTests: XCTestCase {
         var conv2dCalls = 0
         var linearNeeds: [[Bool]] = []
         let counting = BackwardRules.standard
-            .replacing("conv2d") { ctx in conv2dCalls += 1; return ctx.standard() }
-            .replacing("linear") { ctx in linearNeeds.append(ctx.needs); return ctx.standard() }
+            .replacing(.conv2d) { ctx in conv2dCalls += 1; return ctx.standard() }
+            .replacing(.linear) { ctx in linearNeeds.append(ctx.needs); return ctx.standard() }
         _ = try gradients(of: y, withRespectTo: [a], rules: counting)
         // Only the upper conv runs backward; the one below A is never visited.
         XCTAssertEqual(conv2dCalls, 1)

@@ -130,6 +130,13 @@ final class TrainingTests: XCTestCase {
                     Example(imagePath: e.imagePath, target: .caption([3 + l, 3 + l, 3, 1]))]
         }
         try assertSharedStepsMatchOneThread(captioner, [try Vocabulary(tokens: ["<start>", "<end>", "<unk>", "red", "blue"])], captions)
+        let attending = try ModelConfig.parse(Data("""
+            {"format": "gradcam-model/1", "task": "captioning", \(input),
+             "backbone": {"arch": "vgg", "cfg": [4, "M", 8], "feature": "map", "adaptive_pool": 3},
+             "decoder": {"kind": "show-attend-tell", "embed": 4, "hidden": 6, "attention_dim": 5, "layers": 1,
+                         "max_length": 5, "dropout": 0}}
+            """.utf8), file: "config.json")
+        try assertSharedStepsMatchOneThread(attending, [try Vocabulary(tokens: ["<start>", "<end>", "<unk>", "red", "blue"])], captions)
 
         let vqa = try ModelConfig.parse(Data("""
             {"format": "gradcam-model/1", "task": "vqa", \(input), \(backbone),

@@ -43,20 +43,7 @@ def load(name):
     return cfg, model, x, expected
 
 
-def raw_gradcam(model, layer, x, score_fn):
-    """Signed Grad-CAM at the layer: Σ_k mean(∂y/∂A_k) A_k."""
-    store = {}
-
-    def hook(_, __, out):
-        out.retain_grad()
-        store["a"] = out
-
-    h = dict(model.named_modules())[layer].register_forward_hook(hook)
-    y = score_fn(x)
-    y.backward()
-    h.remove()
-    a, g = store["a"][0], store["a"].grad[0]
-    return (g.mean(dim=(1, 2))[:, None, None] * a).sum(0)
+raw_gradcam = mf.raw_gradcam
 
 
 def flat(t):

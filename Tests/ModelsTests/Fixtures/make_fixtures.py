@@ -259,6 +259,22 @@ def grad_at(model, layer, run):
     return y, store["a"].grad
 
 
+def raw_gradcam(model, layer, x, score_fn):
+    """Signed Grad-CAM at the layer: Σ_k mean(∂y/∂A_k) A_k."""
+    store = {}
+
+    def hook(_, __, out):
+        out.retain_grad()
+        store["a"] = out
+
+    handle = module_by_name(model, layer).register_forward_hook(hook)
+    y = score_fn(x)
+    y.backward()
+    handle.remove()
+    a, g = store["a"][0], store["a"].grad[0]
+    return (g.mean(dim=(1, 2))[:, None, None] * a).sum(0)
+
+
 def write_dir(name, cfg, model, files):
     d = os.path.join(HERE, name)
     shutil.rmtree(d, ignore_errors=True)
@@ -365,7 +381,8 @@ def main():
     try:
         import torchvision
         names = {}
-        for arch in ["vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg16_bn", "resnet18", "resnet34", "resnet50"]:
+        for arch in ["vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg16_bn", "resnet18", "resnet34", "resnet50",
+                     "resnet101", "resnet152"]:
             m = getattr(torchvision.models, arch)()
             names[arch] = {k: list(v.shape) for k, v in m.state_dict().items()}
         with open(os.path.join(HERE, "torchvision-names.json"), "w") as f:
