@@ -99,7 +99,8 @@ class ResNet(nn.Module):
     def __init__(self, arch, base, classes):
         super().__init__()
         blocks, block = {"resnet18": ([2, 2, 2, 2], BasicBlock), "resnet34": ([3, 4, 6, 3], BasicBlock),
-                         "resnet50": ([3, 4, 6, 3], Bottleneck)}[arch]
+                         "resnet50": ([3, 4, 6, 3], Bottleneck), "resnet101": ([3, 4, 23, 3], Bottleneck),
+                         "resnet152": ([3, 8, 36, 3], Bottleneck)}[arch]
         self.conv1 = nn.Conv2d(3, base, 7, 2, 3, bias=False)
         self.bn1 = nn.BatchNorm2d(base)
         self.relu = nn.ReLU()
