@@ -176,7 +176,10 @@ struct Caption: ParsableCommand {
             Generates a caption by beam search (or takes --caption), then explains each word's \
             log-probability given the image and the words before it, all words in one backward pass. \
             Prints the caption and a table of words; --out writes maps, overlays, a contact sheet and \
-            report.html.
+            report.html. For an attention captioner (Show, Attend and Tell, like the shipped one) the \
+            export also holds each word's attention over the map (attention.npy), drawn under the \
+            word's map in the sheet and beside it in the report: where the decoder looked, beside \
+            what made the word. The default --method is the model's explain_method (`gradcam models`).
 
             Examples:
               gradcam caption scene.png

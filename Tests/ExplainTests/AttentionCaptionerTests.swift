@@ -17,6 +17,8 @@ final class AttentionCaptionerTests: XCTestCase {
         let attention: Array
         let layer: String
         let raw_logprob: Array
+        let inner_layer: String?
+        let raw_inner: Array?
     }
 
     static let names = ["sat-resnet18", "sat-vgg", "sat-vgg-tanh"]
@@ -64,6 +66,10 @@ final class AttentionCaptionerTests: XCTestCase {
             let targets = TargetSet.caption(model, vocabulary: vocabulary, words: expected.words, kind: .logprob)
             let e = try explainer.explain(targets, image: x)
             assertClose(try XCTUnwrap(e.raw), expected.raw_logprob, relative: 2e-3, "\(name) per-word raw Grad-CAM")
+            if let inner = expected.inner_layer, let reference = expected.raw_inner {
+                let deeper = try Explainer(root: model, defaultLayer: inner, options: ExplainOptions()).explain(targets, image: x)
+                assertClose(try XCTUnwrap(deeper.raw), reference, relative: 2e-3, "\(name) per-word raw Grad-CAM at \(inner)")
+            }
         }
     }
 

@@ -143,7 +143,7 @@ def sharpen(model):
     model.f_beta.weight.mul_(3)
 
 
-def fixture(name, size, backbone, decoder, layer, seed):
+def fixture(name, size, backbone, decoder, layer, seed, inner=None):
     torch.manual_seed(seed)
     cfg = {"format": "gradcam-model/1", "task": "captioning", "input": dict(mf.INPUT, width=size, height=size),
            "backbone": backbone, "decoder": dict(decoder, kind="show-attend-tell"), "explain_layer": layer}
@@ -157,16 +157,21 @@ def fixture(name, size, backbone, decoder, layer, seed):
     raw = torch.stack([mf.raw_gradcam(model, layer, x, lambda inp, t=t: model(inp, words)[0][0, t, words[t]])
                        for t in range(len(words))])
     greedy = model.greedy(x, mf.VOCAB.index("<end>"), decoder["max_length"])
-    mf.write_expected(d, {"input": mf.flat(x), "words": words, "logprobs": mf.flat(logp),
-                          "attention": mf.flat(alpha.reshape(len(words), *model.grid)),
-                          "layer": layer, "raw_logprob": mf.flat(raw), "greedy": greedy})
+    expected = {"input": mf.flat(x), "words": words, "logprobs": mf.flat(logp),
+                "attention": mf.flat(alpha.reshape(len(words), *model.grid)),
+                "layer": layer, "raw_logprob": mf.flat(raw), "greedy": greedy}
+    if inner:  # a layer inside the encoder: the gradient also crosses the blocks above it
+        expected["inner_layer"] = inner
+        expected["raw_inner"] = mf.flat(torch.stack([
+            mf.raw_gradcam(model, inner, x, lambda inp, t=t: model(inp, words)[0][0, t, words[t]]) for t in range(len(words))]))
+    mf.write_expected(d, expected)
 
 
 def main():
     # ResNet-18 at 96²: a 3×3 layer4 pooled to 2×2 (PyTorch's overlapping bins).
     fixture("sat-resnet18", 96, {"arch": "resnet18", "base_width": 8, "feature": "map", "adaptive_pool": 2},
             {"embed": 12, "hidden": 16, "attention_dim": 10, "layers": 1, "max_length": 16},
-            "backbone.layer4", 11)
+            "backbone.layer4", 11, inner="backbone.layer3.0.conv2")
     # VGG cut before its last pool: an 8×8 map pooled up to 10×10 (S larger than the map).
     fixture("sat-vgg", 32, {"arch": "vgg", "cfg": [8, "M", 16, "M", 16, "M"], "last_pool": False, "feature": "map",
                             "adaptive_pool": 10},
