@@ -10,6 +10,7 @@ run "$GRADCAM" shapes --out "$OUT/split" --count "$COUNT" --seed "$SEED" --split
 for model in shapes-captioner shapes-vqa shapes-classifier; do
   say "$model: task scores and grounding (pointing game, energy inside the mask, IoU at 15%) against baselines"
   run "$GRADCAM" eval "$MODELS/$model" --data "$OUT/split" --method gradcam,gradcam++ --chart "$OUT/$model.png"
-  "$GRADCAM" eval "$MODELS/$model" --data "$OUT/split" --method gradcam --json --quiet > "$OUT/$model.json"
+  # Without --method, eval uses the model's explain_method (the captioner's: layercam).
+  "$GRADCAM" eval "$MODELS/$model" --data "$OUT/split" --json --quiet > "$OUT/$model.json"
 done
 say "JSON in $OUT/*.json, bar charts in $OUT/*.png"
