@@ -90,7 +90,7 @@ private func writeContents(_ doc: ExportDocument, into dir: String) throws {
         }
     }
     if doc.formats.contains(.html) {
-        try writeFile(dir + "/report.html", Array(reportHTML(doc, pictures: try ReportPictures(doc, shown, painter)).utf8))
+        try writeFile(dir + "/report.html", Array(reportHTML(doc, pictures: try ReportPictures(doc, shown, attention: attention, painter)).utf8))
     }
 }
 

@@ -196,7 +196,8 @@ private func truncated(_ text: String, _ count: Int) -> String {
 /// `reportSide` pixels on a side; a photo as JPEG), and per entry its layer
 /// at the model input's size — the coloured map, drawn over the image by the
 /// page at the opacity its slider sets, or the guided gradient's picture —
-/// plus, for Guided Grad-CAM, the guided picture beside the Grad-CAM map.
+/// plus, for Guided Grad-CAM, the guided picture beside the Grad-CAM map, and
+/// for an attention captioner each entry's attention over the image.
 /// A 12 MP photo's report thus stays well under 2 MB.
 struct ReportPictures {
     let image: (bytes: [UInt8], type: String, width: Int, height: Int)
@@ -210,8 +211,8 @@ struct ReportPictures {
     /// The colour map as a 256 × 1 strip, for the colour bar.
     let colorbar: [UInt8]
 
-    init(_ doc: ExportDocument, _ shown: [Display], _ painter: Painter) throws {
-        let small = painter.fitting(reportSide).image
+    init(_ doc: ExportDocument, _ shown: [Display], attention attentionShown: [Display]?, _ painter: Painter) throws {
+        let fitted = painter.fitting(reportSide), small = fitted.image
         let photo = small.width < doc.image.width
         image = (photo ? try small.encodeJPEG(quality: 85) : try small.encodePNG(), photo ? "jpeg" : "png", small.width, small.height)
         let e = doc.explanation
@@ -234,8 +235,7 @@ struct ReportPictures {
             guard case .picture(let picture) = shown[k] else { return [] }
             return try picture.encodePNG()
         } : []
-        let attentionShown = attentionMaps(doc) ?? []
-        let fitted = painter.fitting(reportSide)
+        let attentionShown = attentionShown ?? []
         attention = try concurrentMap(attentionShown.count) { k in try fitted.overlay(attentionShown[k]).encodePNG() }
         colorbar = try RGBImage(width: 256, height: 1).overlay(map: (0..<256).map { Float($0) / 255 }, mapWidth: 256, mapHeight: 1,
                                                                colormap: doc.colormap, alpha: 1).encodePNG()
