@@ -44,12 +44,14 @@ let package = Package(
         .target(name: "ShapesWorld", dependencies: ["Imaging", "Text", "Tensor", "AtomicOutput"]),
         .target(name: "Training", dependencies: ["Models", "ShapesWorld"]),
         .target(name: "Decoding", dependencies: ["Models"]),
-        .target(name: "Explain", dependencies: ["Decoding", "ShapesWorld"]),
+        .target(name: "Explain", dependencies: ["Decoding"]),
+        // Task and grounding scores on a split with instance masks (ShapesWorld's or COCO's).
+        .target(name: "Evaluation", dependencies: ["Explain", "ShapesWorld", "Imaging"]),
         .target(name: "Export", dependencies: ["Explain", "Imaging", "AtomicOutput"]),
         .target(name: "Imaging", dependencies: ["CCodecs"]),
 
         .executableTarget(name: "gradcam", dependencies: [
-            "Export", "Explain", "Decoding", "Training", "ShapesWorld", "Models", "Imaging", "Text", "Tensor",
+            "Export", "Evaluation", "Explain", "Decoding", "Training", "ShapesWorld", "Models", "Imaging", "Text", "Tensor",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
@@ -65,6 +67,7 @@ let package = Package(
         .testTarget(name: "ExplainTests", dependencies: ["Explain"], exclude: ["Fixtures"]),
         .testTarget(name: "ShapesWorldTests", dependencies: ["ShapesWorld"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"]),
         .testTarget(name: "ExportTests", dependencies: ["Export", "AtomicOutput"]),
         .testTarget(name: "CommandTests", dependencies: ["gradcam"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"], exclude: ["make_fixtures.py"],

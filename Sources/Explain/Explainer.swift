@@ -44,6 +44,17 @@ public struct Explanation {
     /// [T, 3, H, W]: the guided gradient at the input (× the cam for guided Grad-CAM).
     public let guided: Tensor?
     public let entries: [Entry]
+
+    /// Entry t's map at the input size (H·W values) as grounding and faithfulness
+    /// measures read it: its cam, or for guided backpropagation, which has no
+    /// layer map, the guided gradient's magnitude summed over channels.
+    public func saliency(_ t: Int) -> [Float] {
+        let plane = inputSize.height * inputSize.width
+        if let cams { return Array(cams.values[(t * plane)..<((t + 1) * plane)]) }
+        guard let guided else { return [] }
+        let v = guided.values
+        return (0..<plane).map { i in (0..<3).reduce(0) { $0 + abs(v[(t * 3 + $1) * plane + i]) } }
+    }
 }
 
 public enum ExplainError: Error, CustomStringConvertible, Equatable {

@@ -16,7 +16,9 @@ public struct ExplainedSequence {
     public let probabilities: [Float]?
     /// Beam search's size, this hypothesis's rank and total log-probability; nil for a given caption.
     public let beam: (size: Int, rank: Int, logProb: Float)?
-    /// An attention captioner's weights over the map's cells at each word [T, h, w]; else nil.
+    /// An attention captioner's weights over the map's cells at each word [T, h, w];
+    /// an attention VQA model's glimpses [K, G, h, w] (the same for every answer:
+    /// where the model looked depends on the question, not on the answer); else nil.
     public var attention: Tensor? = nil
 }
 
@@ -26,6 +28,25 @@ public struct ReadQuestion {
     public let tokens: [(token: String, id: Int, unknown: Bool)]
     public let truncated: Bool
     public var unknownWords: [String] { tokens.filter(\.unknown).map(\.token) }
+
+    /// What a user must know before trusting an answer to this question: words
+    /// read as `<unk>` (how many of the words were known), a question with no
+    /// known word at all (its answer is about the image alone), a cut question.
+    public func warnings(maxLength: Int) -> [String] {
+        var found: [String] = []
+        let unknown = unknownWords, n = tokens.count
+        if unknown.count == n {
+            found.append("none of the question's \(n) word\(n == 1 ? "" : "s") is in the model's vocabulary (all read as <unk>): "
+                         + "the answers are a guess from the image alone, not an answer to the question")
+        } else if !unknown.isEmpty {
+            found.append("not in the question vocabulary, read as <unk>: \(unknown.joined(separator: ", ")) "
+                         + "(\(n - unknown.count) of \(n) words known)")
+        }
+        if truncated {
+            found.append("the question is longer than the model's \(maxLength) words: only its first \(maxLength) were read")
+        }
+        return found
+    }
 }
 
 public enum TaskError: Error, CustomStringConvertible {
@@ -137,13 +158,17 @@ public struct VQATask {
     public func explain(image: Tensor, question: ReadQuestion, answer: String?, top: Int, score: ScoreKind,
                         options: ExplainOptions) throws -> ExplainedSequence {
         let explainer = try Explainer(root: vqa, defaultLayer: model.explainLayer, options: options)
-        let logits = self.logits(image: image, question: question, explainer.sharingContext(for: image))
+        let ctx = explainer.sharingContext(for: image)
+        let feature = vqa.imageFeature(image, ctx), q = vqa.questionVector(question.tokens.map(\.id), ctx)
+        let logits = vqa.answerLogits(imageFeature: feature, question: q, ctx)
         let ids = try answer.map { [try TargetSet.resolve($0, in: answers, kind: "answer")] }
             ?? TargetSet.top(top, of: logits)
         let probs = logits.softmax(axis: 1).values
         let targets = TargetSet.answers(vqa, answers: answers, question: question.tokens.map(\.id), ids: ids, kind: score)
         return ExplainedSequence(explanation: try explainer.explain(targets, image: image), text: question.text,
-                                 logProbs: nil, probabilities: ids.map { probs[$0] }, beam: nil)
+                                 logProbs: nil, probabilities: ids.map { probs[$0] }, beam: nil,
+                                 attention: vqa.glimpses(imageFeature: feature, question: q, ctx).map { g in
+                                     g.expanded(to: [ids.count] + g.shape.dropFirst()) })
     }
 }
 

@@ -84,9 +84,13 @@ public struct ExportDocument {
     public var question: Question?
     /// Only for captions that came from beam search.
     public var beam: Beam?
-    /// Attention captioners: each entry's weights over the decoder's map [T, h, w]
+    /// Attention captioners: each entry's weights over the decoder's map [T, h, w];
+    /// attention VQA models: each entry's glimpses [T, G, h, w]
     /// (export-format extension: attention.npy).
     public var attention: Tensor?
+
+    /// The attention maps of each entry: one for a captioner, G glimpses for VQA.
+    var attentionMapsPerEntry: Int { attention.map { $0.rank == 4 ? $0.shape[1] : 1 } ?? 0 }
     /// Extra rows for the report's settings table (e.g. the command line), in order.
     public var reportSettings: [(name: String, value: String)]
 
@@ -142,8 +146,8 @@ public struct ExportDocument {
             guard cams.shape == [t, H, W] else { throw fail("cams has shape \(cams.shape), expected [\(t), \(H), \(W)]") }
             guard e.entries.allSatisfy({ $0.peak.count == 2 }) else { throw fail("every entry needs a [row, column] peak") }
         }
-        if let attention, attention.rank != 3 || attention.shape[0] != t {
-            throw fail("attention has shape \(attention.shape), expected [\(t), h, w]")
+        if let attention, !(3...4).contains(attention.rank) || attention.shape[0] != t {
+            throw fail("attention has shape \(attention.shape), expected [\(t), h, w] or [\(t), glimpses, h, w]")
         }
         if e.method.needsGuidedGradient {
             guard let guided = e.guided, guided.shape == [t, 3, H, W] else {

@@ -37,19 +37,23 @@ func heatMaps(_ doc: ExportDocument) -> [Display] {
     return (0..<doc.count).map { k in .heat(values[(k * plane)..<((k + 1) * plane)].map { $0 * scale }) }
 }
 
-/// Each entry's attention (an attention captioner's weights over its map's
-/// cells) as a heat display at the model input's size: bilinear from the
-/// cells, each divided by its own largest weight. nil without attention.
-func attentionMaps(_ doc: ExportDocument) -> [Display]? {
+/// Each entry's attention maps (an attention captioner's weights over its
+/// map's cells, or an attention VQA model's glimpses), as heat displays at the
+/// model input's size: bilinear from the cells, each divided by its own
+/// largest weight. `maps[k][g]` is entry k's map g; nil without attention.
+func attentionMaps(_ doc: ExportDocument) -> [[Display]]? {
     guard let attention = doc.attention else { return nil }
-    let (t, h, w) = (attention.shape[0], attention.shape[1], attention.shape[2])
+    let t = attention.shape[0], g = doc.attentionMapsPerEntry
+    let (h, w) = (attention.shape[attention.rank - 2], attention.shape[attention.rank - 1])
     let (height, width) = doc.explanation.inputSize, plane = height * width
     guard t > 0 else { return [] }
-    let up = attention.reshaped([t, 1, h, w]).resizedBilinear(height: height, width: width).values
+    let up = attention.reshaped([t * g, 1, h, w]).resizedBilinear(height: height, width: width).values
     return (0..<t).map { k in
-        let map = up[(k * plane)..<((k + 1) * plane)]
-        let top = map.max().flatMap { $0 > 0 ? $0 : nil } ?? 1
-        return .heat(map.map { $0 / top })
+        (0..<g).map { j in
+            let map = up[((k * g + j) * plane)..<((k * g + j + 1) * plane)]
+            let top = map.max().flatMap { $0 > 0 ? $0 : nil } ?? 1
+            return .heat(map.map { $0 / top })
+        }
     }
 }
 
@@ -136,8 +140,8 @@ struct Painter: Sendable {
     /// The contact sheet: the settings (and question), the original image, then every
     /// entry's display, at most `columns` to a row and each at most `thumbnail`
     /// pixels on its longer side, labelled with the token and its probability.
-    /// With `attention`, each entry's attention map is drawn under its display.
-    func contactSheet(_ displays: [Display], attention: [Display]? = nil, columns: Int = 8, thumbnail: Int = 160) -> RGBImage {
+    /// With `attention`, each entry's attention maps are drawn under its display.
+    func contactSheet(_ displays: [Display], attention: [[Display]]? = nil, columns: Int = 8, thumbnail: Int = 160) -> RGBImage {
         let scale = min(1, Double(thumbnail) / Double(max(image.width, image.height)))
         let tw = max(1, Int((Double(image.width) * scale).rounded()))
         let th = max(1, Int((Double(image.height) * scale).rounded()))
@@ -146,13 +150,17 @@ struct Painter: Sendable {
         // Cells are at least 12 characters wide so small thumbnails keep readable labels.
         let pad = 8, line = RGBImage.textSize("X").height + 3
         let cellWidth = max(tw, RGBImage.textSize(String(repeating: "X", count: 12)).width)
-        let stacked = attention != nil ? 2 : 1
+        let glimpses = attention?.first?.count ?? 0, stacked = 1 + glimpses
         let cellHeight = stacked * (th + 4) + 2 * line
         let cells = [("image", "\(image.width)x\(image.height)", [base])] + labels.indices.map { k in
-            (labels[k].text, labels[k].detail, [draw(displays[k], over: base)] + (attention.map { [draw($0[k], over: base)] } ?? []))
+            (labels[k].text, labels[k].detail, [draw(displays[k], over: base)] + (attention?[k].map { draw($0, over: base) } ?? []))
         }
         let perRow = min(columns, cells.count), rows = (cells.count + perRow - 1) / perRow
-        let header = attention == nil ? self.header : self.header + "\nupper: the method's map; lower: where the decoder attended"
+        let header = switch (attention, glimpses) {
+        case (nil, _): self.header
+        case (_, 1): self.header + "\nupper: the method's map; lower: where the decoder attended"
+        default: self.header + "\ntop: the method's map; below it: where the model attended, glimpse 1 to \(glimpses)"
+        }
         let top = pad + RGBImage.textSize(header).height + 3
         var sheet = RGBImage(width: max(pad + perRow * (cellWidth + pad), RGBImage.textSize(header).width + 2 * pad),
                              height: top + pad + rows * (cellHeight + pad))
@@ -197,21 +205,22 @@ private func truncated(_ text: String, _ count: Int) -> String {
 /// at the model input's size — the coloured map, drawn over the image by the
 /// page at the opacity its slider sets, or the guided gradient's picture —
 /// plus, for Guided Grad-CAM, the guided picture beside the Grad-CAM map, and
-/// for an attention captioner each entry's attention over the image.
+/// for an attention model each entry's attention maps over the image.
 /// A 12 MP photo's report thus stays well under 2 MB.
 struct ReportPictures {
     let image: (bytes: [UInt8], type: String, width: Int, height: Int)
     let layers: [[UInt8]]
     let guided: [[UInt8]]
-    /// Attention captioners: each entry's attention map over the image.
-    let attention: [[UInt8]]
+    /// Attention models: `attention[g][k]` is entry k's attention map g (a captioner
+    /// has one, a VQA model one per glimpse) over the image.
+    let attention: [[[UInt8]]]
     let layerSize: (width: Int, height: Int)
     /// Whether the layers are coloured maps (which the opacity slider and the colour bar serve).
     let heat: Bool
     /// The colour map as a 256 × 1 strip, for the colour bar.
     let colorbar: [UInt8]
 
-    init(_ doc: ExportDocument, _ shown: [Display], attention attentionShown: [Display]?, _ painter: Painter) throws {
+    init(_ doc: ExportDocument, _ shown: [Display], attention attentionShown: [[Display]]?, _ painter: Painter) throws {
         let fitted = painter.fitting(reportSide), small = fitted.image
         let photo = small.width < doc.image.width
         image = (photo ? try small.encodeJPEG(quality: 85) : try small.encodePNG(), photo ? "jpeg" : "png", small.width, small.height)
@@ -236,7 +245,9 @@ struct ReportPictures {
             return try picture.encodePNG()
         } : []
         let attentionShown = attentionShown ?? []
-        attention = try concurrentMap(attentionShown.count) { k in try fitted.overlay(attentionShown[k]).encodePNG() }
+        attention = try (0..<doc.attentionMapsPerEntry).map { g in
+            try concurrentMap(attentionShown.count) { k in try fitted.overlay(attentionShown[k][g]).encodePNG() }
+        }
         colorbar = try RGBImage(width: 256, height: 1).overlay(map: (0..<256).map { Float($0) / 255 }, mapWidth: 256, mapHeight: 1,
                                                                colormap: doc.colormap, alpha: 1).encodePNG()
     }

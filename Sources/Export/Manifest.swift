@@ -60,7 +60,9 @@ func manifest(_ doc: ExportDocument) -> JSON {
         fields.append(("cams", .string("cams.npy")))
     }
     if let attention = doc.attention {
-        fields.append(("attention_size", .array([.int(attention.shape[1]), .int(attention.shape[2])])))
+        let (h, w) = (attention.shape[attention.rank - 2], attention.shape[attention.rank - 1])
+        fields.append(("attention_size", .array([.int(h), .int(w)])))
+        if attention.rank == 4 { fields.append(("glimpses", .int(attention.shape[1]))) }
         if npy { fields.append(("attention", .string("attention.npy"))) }
     }
     if let beam = doc.beam {

@@ -74,10 +74,15 @@ func reportHTML(_ doc: ExportDocument, pictures: ReportPictures) -> String {
         }
         html += "</div></div><figcaption>\(escapeHTML(e.method == .guidedGradcam ? "grad-cam" : e.method.rawValue))</figcaption></figure>\n"
         // Panels beside the map, each showing the selected token's picture.
+        let glimpses = pictures.attention.count
+        let attentionPanels = pictures.attention.enumerated().map { g, shown in
+            glimpses == 1 ? ("attention", shown, (image.width, image.height), "attention before", "attention (where the decoder looked)")
+                : ("glimpse\(g + 1)", shown, (image.width, image.height), "glimpse \(g + 1) for",
+                   "glimpse \(g + 1) of \(glimpses) (where the model looked)")
+        }
         for (id, shown, size, alt, caption) in [
             ("guided", pictures.guided, (layer.width, layer.height), "guided grad-cam for", "guided grad-cam"),
-            ("attention", pictures.attention, (image.width, image.height), "attention before", "attention (where the decoder looked)"),
-        ] where !shown.isEmpty {
+        ] + attentionPanels where !shown.isEmpty {
             html += "<figure class=\"panel\"><div class=\"stage guided\" style=\"\(ratio)\">\n"
             for (k, entry) in e.entries.enumerated() {
                 html += "<img id=\"\(id)-\(k)\" hidden src=\"\(png(shown[k]))\" width=\"\(size.0)\" "
@@ -259,8 +264,9 @@ private let viewer = """
       var selected = b === button;
       b.setAttribute("aria-pressed", selected ? "true" : "false");
       document.getElementById(b.getAttribute("aria-controls")).hidden = !selected;
-      ["guided-", "attention-"].forEach(function (prefix) {
-        var beside = document.getElementById(prefix + i);
+      // The panels beside the map (guided grad-cam, attention, glimpses) hold one picture per token.
+      Array.prototype.slice.call(document.querySelectorAll(".stage.guided")).forEach(function (panel) {
+        var beside = panel.children[i];
         if (beside) beside.hidden = !selected;
       });
       if (cells[i]) cells[i].setAttribute("aria-pressed", selected ? "true" : "false");

@@ -146,9 +146,32 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         }
     }
 
+    /// How a VQA model joins the image and the question.
+    public enum FusionKind: String, ConfigValue {
+        /// Deeper LSTM Q + norm I: one pooled image vector times the question vector.
+        case pointwise
+        /// Show, Ask, Attend and Answer: question-guided softmax glimpses over the map's cells.
+        case attention
+    }
+
     public struct Fusion: Codable, Equatable, Sendable {
+        public var kind: FusionKind?
+        /// pointwise: the joint space's width; attention: the attention network's (mid_features).
         public var dim: Int
+        /// The classifier's hidden width (attention: required, lin1's).
         public var hidden: Int?
+        /// attention: how many softmax glimpses (default 2).
+        public var glimpses: Int?
+        /// attention: append each cell's (x, y) in [-1, 1] to its channels (default false).
+        public var coordinates: Bool?
+        /// attention: how many times to attend (default 1); hop k > 1 is asked with the
+        /// question and the cells hop k − 1 attended.
+        public var hops: Int?
+        /// attention: dropout in training before the attention's and classifier's layers (default 0.5).
+        public var dropout: Float?
+
+        /// Pointwise unless the config says otherwise.
+        public var fusionKind: FusionKind { kind ?? .pointwise }
     }
 
     public var format: String
@@ -287,10 +310,9 @@ extension ModelConfig {
             guard let q = questionEncoder else { throw fail("missing field \"question_encoder\" for task vqa") }
             guard let f = fusion else { throw fail("missing field \"fusion\" for task vqa") }
             try checkSizes("question_encoder", [("embed", q.embed), ("hidden", q.hidden), ("layers", q.layers), ("max_length", q.maxLength)])
-            try checkSizes("fusion", [("dim", f.dim)] + (f.hidden.map { [("hidden", $0)] } ?? []))
-            if backbone.feature == .map {
-                throw fail("\"backbone.feature\" map is for attention decoders; a VQA model takes avgpool, flatten or fc7")
-            }
+            try checkSizes("fusion", [("dim", f.dim)] + (f.hidden.map { [("hidden", $0)] } ?? [])
+                           + (f.glimpses.map { [("glimpses", $0)] } ?? []) + (f.hops.map { [("hops", $0)] } ?? []))
+            try validateFusion(f, fail)
         case .classification:
             break
         }
@@ -300,6 +322,30 @@ extension ModelConfig {
             }
             guard s >= 1 && s <= 1024 else { throw fail("\"backbone.adaptive_pool\" must be between 1 and 1024, got \(s)") }
         }
+    }
+
+    /// The VQA keys of one fusion kind, each checked against the other kind's and
+    /// against the backbone's feature.
+    private func validateFusion(_ f: Fusion, _ fail: (String) -> ConfigError) throws {
+        switch f.fusionKind {
+        case .pointwise:
+            for (key, present) in [("glimpses", f.glimpses != nil), ("coordinates", f.coordinates != nil),
+                                   ("hops", f.hops != nil), ("dropout", f.dropout != nil)] where present {
+                throw fail("\"fusion.\(key)\" is for \"fusion.kind\": \"attention\"; this fusion is pointwise")
+            }
+            if backbone.feature == .map {
+                throw fail("\"backbone.feature\" map is for \"fusion.kind\": \"attention\"; a pointwise VQA model reads avgpool, flatten or fc7")
+            }
+        case .attention:
+            guard backbone.feature == .map else {
+                throw fail("an attention fusion attends over the cells of a map: \"backbone.feature\" must be "
+                           + "\"map\", not \"\(backbone.feature?.rawValue ?? "avgpool")\"")
+            }
+            guard f.hidden != nil else { throw fail("missing field \"fusion.hidden\" (the classifier's width) for an attention fusion") }
+            if let g = f.glimpses, g > 64 { throw fail("\"fusion.glimpses\" must be at most 64, got \(g)") }
+            if let h = f.hops, !(1...8).contains(h) { throw fail("\"fusion.hops\" must be between 1 and 8, got \(h)") }
+        }
+        if let p = f.dropout, !(p >= 0 && p < 1) { throw fail("\"fusion.dropout\" must be in [0, 1), got \(p)") }
     }
 
     /// The captioning keys of one decoder kind, each checked against the other

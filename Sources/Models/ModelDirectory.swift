@@ -20,6 +20,15 @@ public enum TaskModel {
         case let .classification(m, _): return m.network
         }
     }
+
+    /// The image encoder.
+    public var backbone: Backbone {
+        switch self {
+        case let .captioning(m, _): return m.backbone
+        case let .vqa(m, _, _): return m.backbone
+        case let .classification(m, _): return m.network
+        }
+    }
 }
 
 /// A model directory (spec/model-format.md): config.json, weights.safetensors
@@ -64,10 +73,12 @@ public struct ModelDirectory {
         let weightsPath = dir.appendingPathComponent("weights.safetensors").path
         let weights = try MappedFile(path: weightsPath)
         let tensors = try Safetensors.read(weights)
-        try Self.checkDecoderSizes(config, tensors, file: configPath)
+        try Self.checkPinnedSizes(config, tensors, file: configPath)
         let values = tensors.values.reduce(0) { $0 + $1.shape.reduce(1, *) }
         let budget = LoadingBudget(values: values)
         let model = Self.build(config, vocabularies, initializer: .forLoading(budget))
+        try Self.checkInputFits(config, model.backbone, file: configPath)
+        try Self.checkCoordinates(config, model.backbone, tensors, file: configPath)
         guard !budget.exceeded else {
             // A checkpoint of another model is named as such; the same names with
             // too few numbers mean the config's widths are wrong.
@@ -97,28 +108,64 @@ public struct ModelDirectory {
             }
             return .captioning(captioner, vocabulary: v)
         case .vqa:
-            return .vqa(VQAModel(config: config, questionVocabularySize: vocabularies[0].count,
-                                 answers: vocabularies[1].count, initializer: &initializer),
-                        questions: vocabularies[0], answers: vocabularies[1])
+            let (q, a) = (vocabularies[0], vocabularies[1])
+            let vqa: VQAModel = switch config.fusion!.fusionKind {
+            case .pointwise: DeeperLSTMQ(config: config, questionVocabularySize: q.count, answers: a.count, initializer: &initializer)
+            case .attention: ShowAskAttendAnswer(config: config, questionVocabularySize: q.count, answers: a.count,
+                                                 initializer: &initializer)
+            }
+            return .vqa(vqa, questions: q, answers: a)
         case .classification:
             return .classification(Classifier(config: config, classes: vocabularies[0].count, initializer: &initializer),
                                    classes: vocabularies[0])
         }
     }
 
-    /// The sizes of an attention decoder's config that its checkpoint pins down,
+    /// The sizes of an attention model's config that its checkpoint pins down,
     /// compared before the model is built, so a mismatch names the config key
     /// rather than a tensor deep inside the model.
-    static func checkDecoderSizes(_ config: ModelConfig, _ tensors: [String: Tensor], file: String) throws {
-        guard let d = config.decoder, d.decoderKind == .showAttendTell else { return }
-        let attention = d.attention == .tanh ? "attention.W.weight" : "attention.encoder_att.weight"
-        let pinned = [("decoder.attention_dim", d.attentionDim ?? 0, attention, 0), ("decoder.hidden", d.hidden, "init_h.weight", 0),
+    static func checkPinnedSizes(_ config: ModelConfig, _ tensors: [String: Tensor], file: String) throws {
+        let pinned: [(key: String, value: Int, tensor: String, axis: Int)]
+        if let d = config.decoder, d.decoderKind == .showAttendTell {
+            let attention = d.attention == .tanh ? "attention.W.weight" : "attention.encoder_att.weight"
+            pinned = [("decoder.attention_dim", d.attentionDim ?? 0, attention, 0), ("decoder.hidden", d.hidden, "init_h.weight", 0),
                       ("decoder.embed", d.embed, "embedding.weight", 1)]
+        } else if let f = config.fusion, f.fusionKind == .attention, let q = config.questionEncoder {
+            pinned = [("fusion.dim", f.dim, "attention.v_conv.weight", 0), ("fusion.glimpses", f.glimpses ?? 2, "attention.x_conv.weight", 0),
+                      ("fusion.hidden", f.hidden ?? 0, "classifier.lin1.weight", 0),
+                      ("question_encoder.hidden", q.hidden, "text.lstm.weight_hh_l0", 1),
+                      ("question_encoder.embed", q.embed, "text.embedding.weight", 1)]
+        } else {
+            return
+        }
         for (key, value, name, axis) in pinned {
-            guard let t = tensors[name] ?? tensors["module." + name], t.rank == 2, t.shape[axis] != value else { continue }
+            guard let t = tensors[name] ?? tensors["module." + name], t.rank > axis, t.shape[axis] != value else { continue }
             throw ConfigError(file: file, "\"\(key)\" is \(value), but the checkpoint's \(name) has shape \(t.shape): "
                               + "\(key) should be \(t.shape[axis])")
         }
+    }
+
+    /// Every pooling of the backbone must have something to pool: an input so
+    /// small that the last map would be empty is named with the smallest that fits.
+    static func checkInputFits(_ config: ModelConfig, _ backbone: Backbone, file: String) throws {
+        func fits(_ h: Int, _ w: Int) -> Bool { backbone.mapShape(input: (h, w)).dropFirst().allSatisfy { $0 >= 1 } }
+        let (h, w) = (config.input.height, config.input.width)
+        guard !fits(h, w) else { return }
+        var side = 1
+        while !fits(side, side) && side < 1 << 20 { side *= 2 }
+        throw ConfigError(file: file, "\"input\" is \(w)×\(h), too small for the \(config.backbone.arch.rawValue) backbone: "
+                          + "its pools would leave no map (it needs at least \(side)×\(side))")
+    }
+
+    /// An attention VQA checkpoint's v_conv reads the map's C channels, or C + 2
+    /// with coordinates: a config that says otherwise is named by its key.
+    static func checkCoordinates(_ config: ModelConfig, _ backbone: Backbone, _ tensors: [String: Tensor], file: String) throws {
+        guard let f = config.fusion, f.fusionKind == .attention,
+              let t = tensors["attention.v_conv.weight"] ?? tensors["module.attention.v_conv.weight"], t.rank == 4 else { return }
+        let c = backbone.mapShape(input: (config.input.height, config.input.width))[0], on = f.coordinates ?? false
+        guard t.shape[1] == c + (on ? 0 : 2) else { return }
+        throw ConfigError(file: file, "\"fusion.coordinates\" is \(on), but the checkpoint's attention.v_conv.weight reads "
+                          + "\(t.shape[1]) channels, the map's \(c)\(on ? " without" : " and") x, y: fusion.coordinates should be \(!on)")
     }
 
     static func preprocessing(_ config: ModelConfig, file: String) throws -> Preprocessing {

@@ -292,6 +292,9 @@ struct BatchExport: ParsableCommand {
         case .vqa:
             let task = try VQATask(model: dir)
             let read = try task.read(item.question ?? "")
+            if !flags.quiet && !flags.json {
+                for warning in read.warnings(maxLength: dir.config.questionEncoder!.maxLength) { Terminal.warn("\(item.name): \(warning)") }
+            }
             let s = try task.explain(image: image.input, question: read, answer: nil, top: top, score: score,
                                      options: flags.options(for: dir))
             try emit(s, task: .vqa, image: image, model: dir, flags: itemFlags, score: score, question: read, out: target)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Evaluation
 import Explain
 import Export
 import Models
@@ -184,7 +185,7 @@ struct Eval: ParsableCommand {
             Task scores: captioning BLEU-4 and the share of captions naming every object's colour and \
             shape; VQA accuracy per question type; classification accuracy. Grounding, per method and \
             beside a centre and a random baseline: pointing game, energy inside the mask and IoU at \
-            15% of the maximum, for every groundable token (see `Evaluator` in Sources/Explain); \
+            15% of the maximum, for every groundable token (see `Evaluator` in Sources/Evaluation); \
             and the pointing game per kind of token (captions: colour and shape words; VQA: question \
             types; classification: classes), "grounding_by_kind" in the JSON.
 

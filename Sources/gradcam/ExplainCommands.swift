@@ -296,10 +296,7 @@ struct VQA: ParsableCommand {
         let task = try VQATask(model: dir)
         let loaded = try LoadedImage(path: image, model: dir, quiet: flags.quiet)
         let read = try task.read(question)
-        if !read.unknownWords.isEmpty {
-            Terminal.warn("not in the question vocabulary, read as <unk>: \(read.unknownWords.joined(separator: ", "))")
-        }
-        if read.truncated { Terminal.warn("the question is longer than \(dir.config.questionEncoder!.maxLength) words; truncated") }
+        for warning in read.warnings(maxLength: dir.config.questionEncoder!.maxLength) { Terminal.warn(warning) }
         let score = flags.score(for: .vqa)
         let s = try task.explain(image: loaded.input, question: read, answer: answer, top: top, score: score,
                                  options: flags.options(for: dir))

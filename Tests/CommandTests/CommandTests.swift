@@ -124,10 +124,23 @@ final class CommandTests: XCTestCase {
         XCTAssertNotNil(m["question"])
         let unknown = try gradcam(["vqa", image, "--model", model("vqa-hidden"), "--question", "🙂 zzz qqq"])
         XCTAssertEqual(unknown.status, 0, unknown.stderr)
-        XCTAssertTrue(unknown.stderr.contains("<unk>"), unknown.stderr)
+        XCTAssertTrue(unknown.stderr.contains("is in the model's vocabulary (all read as <unk>)")
+                      && unknown.stderr.contains("a guess from the image alone"), unknown.stderr)
+        let partly = try gradcam(["vqa", image, "--model", model("vqa-hidden"), "--question", "what colour is the circle?"])
+        XCTAssertTrue(partly.stderr.contains("read as <unk>: colour (5 of 6 words known)"), partly.stderr)
         let wrong = try gradcam(["vqa", image, "--model", model("vqa-hidden"), "--question", "what?", "--answer", "bleu"])
         XCTAssertEqual(wrong.status, 1)
         XCTAssertTrue(wrong.stderr.contains("\"blue\""), wrong.stderr)
+        // An attention model's export holds every answer's glimpses: two hops of three, over its 5×5 cells.
+        let attention = try gradcam(["vqa", image, "--model", model("saaa-vgg-relations"), "--question", "what is left of the square?",
+                                     "--top", "2", "--out", scratch.appendingPathComponent("a").path])
+        XCTAssertEqual(attention.status, 0, attention.stderr)
+        let data = try Data(contentsOf: scratch.appendingPathComponent("a/attention.npy"))
+        XCTAssertTrue(String(decoding: data.prefix(128), as: UTF8.self).contains("'shape': (2, 6, 5, 5)"))
+        let weights = data.dropFirst(10 + Int(data[8]) + Int(data[9]) << 8).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        for g in 0..<12 { XCTAssertEqual(weights[(g * 25)..<((g + 1) * 25)].reduce(0, +), 1, accuracy: 1e-4, "glimpse \(g % 6)") }
+        let am = try JSONSerialization.jsonObject(with: Data(contentsOf: scratch.appendingPathComponent("a/manifest.json"))) as! [String: Any]
+        XCTAssertEqual(am["glimpses"] as? Int, 6)
         let classify = try gradcam(["classify", image, "--model", model("classifier-resnet18"), "--top", "3", "--method", "gradcam++"])
         XCTAssertEqual(classify.status, 0, classify.stderr)
         XCTAssertEqual(classify.stdout.split(separator: "\n").filter { $0.contains("%") }.count, 3, classify.stdout)

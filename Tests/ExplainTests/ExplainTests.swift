@@ -217,6 +217,23 @@ final class ExplainTests: XCTestCase {
         }
     }
 
+    /// A question is read with warnings for what it lost: unknown words (how many were
+    /// known), no known word at all, words past the model's length.
+    func testQuestionWarnings() throws {
+        let (dir, _, _) = try load("vqa-hidden")
+        let task = try VQATask(model: dir)
+        XCTAssertEqual(try task.read("what color is the circle?").warnings(maxLength: 26), [])
+        let partly = try task.read("what colour is the circle?").warnings(maxLength: 26)
+        XCTAssertEqual(partly, ["not in the question vocabulary, read as <unk>: colour (5 of 6 words known)"])
+        let none = try task.read("zebra giraffe").warnings(maxLength: 26)
+        XCTAssertEqual(none.count, 1)
+        XCTAssertTrue(none[0].hasPrefix("none of the question's 2 words is in the model's vocabulary"), none[0])
+        let long = String(repeating: "what ", count: 30) + "?"
+        let cut = try task.read(long)
+        XCTAssertTrue(cut.truncated)
+        XCTAssertEqual(cut.warnings(maxLength: 26), ["the question is longer than the model's 26 words: only its first 26 were read"])
+    }
+
     /// Passes over one image share the network below the explained layer (`ForwardMemo`): a
     /// second pass takes layer3's and layer4's outputs from the first (the very same tensors) and
     /// computes only what lies above; another image starts over; a pass at another layer inside

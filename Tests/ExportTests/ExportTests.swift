@@ -106,13 +106,39 @@ final class ExportTests: XCTestCase {
         XCTAssertTrue(report.contains("id=\"attention-0\"") && report.contains("id=\"attention-1\""))
         // The first word's attention peaks at the top-left cell: so does its drawing.
         let maps = try XCTUnwrap(attentionMaps(doc))
-        guard case let .heat(first) = maps[0] else { return XCTFail("attention is drawn as heat") }
+        XCTAssertEqual(maps.map(\.count), [1, 1], "one attention map per word")
+        guard case let .heat(first) = maps[0][0] else { return XCTFail("attention is drawn as heat") }
         XCTAssertEqual(first[0], 1, accuracy: 1e-6)
         XCTAssertLessThan(first[31 * 32 + 31], 0.3)
 
         doc.attention = Tensor(shape: [3, 2, 3], values: weights + [0, 0, 0, 0, 0, 1])
         XCTAssertThrowsError(try writeExport(doc, to: dir + "/bad")) { XCTAssertTrue("\($0)".contains("attention has shape [3, 2, 3]")) }
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/bad"))
+    }
+
+    /// An attention VQA model's export: every answer's glimpses [K, G, h, w], the manifest
+    /// counting them, each drawn under the answer's map in the sheet and in its own report panel.
+    func testGlimpsesAreExported() throws {
+        var doc = captionDocument(labels: ["red", "blue"])
+        let plain = Painter(doc).contactSheet(displays(doc))
+        let glimpse: [Float] = [0.7, 0.1, 0.1, 0.1, 0, 0, 0.1, 0.1, 0.1, 0.1, 0.2, 0.5]   // two glimpses over 2×3 cells
+        doc.attention = Tensor(shape: [2, 2, 2, 3], values: glimpse + glimpse)
+        let out = dir + "/out"
+        try writeExport(doc, to: out)
+        XCTAssertEqual(try NPY.read(out + "/attention.npy").shape, [2, 2, 2, 3])
+        let m = try readJSON(out + "/manifest.json")
+        XCTAssertEqual(m["attention_size"] as? [Int], [2, 3])
+        XCTAssertEqual(m["glimpses"] as? Int, 2)
+        let sheet = try RGBImage(contentsOf: out + "/sheet.png")
+        XCTAssertGreaterThanOrEqual(sheet.height, plain.height + 2 * (30 + 4), "two glimpse thumbnails under each answer")
+        let report = try String(contentsOfFile: out + "/report.html", encoding: .utf8)
+        for id in ["glimpse1-0", "glimpse1-1", "glimpse2-0", "glimpse2-1"] { XCTAssertTrue(report.contains("id=\"\(id)\""), id) }
+        XCTAssertTrue(report.contains("glimpse 2 of 2"))
+        let maps = try XCTUnwrap(attentionMaps(doc))
+        guard case let .heat(first) = maps[1][0], case let .heat(second) = maps[1][1] else { return XCTFail("glimpses are heat") }
+        XCTAssertEqual(first[0], 1, accuracy: 1e-6, "glimpse 1 peaks at the top-left cell")
+        XCTAssertEqual(second[31 * 32 + 31], 1, accuracy: 1e-6, "glimpse 2 at the bottom-right one")
+        XCTAssertLessThan(second[0], 0.3)
     }
 
     func testOverlaysAreTheMapsOverTheOriginalImageAtItsSize() throws {

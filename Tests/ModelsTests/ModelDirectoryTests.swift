@@ -143,6 +143,44 @@ final class ModelDirectoryTests: XCTestCase {
         XCTAssertNoThrow(try ModelDirectory(path: dir.path))
     }
 
+    /// An attention VQA model's keys are checked against the fusion kind, the
+    /// backbone's feature and the checkpoint, each error naming the key.
+    func testBadAttentionVQAConfigs() throws {
+        let dir = try copy("saaa-vgg-relations")
+        let original = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("config.json"))) as! [String: Any]
+        func assertFails(_ fragments: [String], line: UInt = #line, _ edit: (inout [String: Any]) -> Void) throws {
+            try editConfig(dir) { $0 = original; edit(&$0) }
+            assertLoadFails(dir, ["config.json"] + fragments, line: line)
+        }
+        func set(_ json: inout [String: Any], _ section: String, _ key: String, _ value: Any?) {
+            var part = json[section] as! [String: Any]
+            part[key] = value
+            json[section] = part
+        }
+        try assertFails(["\"backbone.feature\" must be \"map\", not \"avgpool\""]) { set(&$0, "backbone", "feature", "avgpool") }
+        try assertFails(["\"fusion.dim\" is 12", "should be 9"]) { set(&$0, "fusion", "dim", 12) }
+        try assertFails(["\"fusion.glimpses\" is 2", "should be 3"]) { set(&$0, "fusion", "glimpses", nil) }
+        try assertFails(["\"fusion.hidden\" is 5", "should be 11"]) { set(&$0, "fusion", "hidden", 5) }
+        try assertFails(["\"question_encoder.hidden\" is 13", "should be 12"]) { set(&$0, "question_encoder", "hidden", 13) }
+        try assertFails(["missing field \"fusion.hidden\""]) { set(&$0, "fusion", "hidden", nil) }
+        try assertFails(["\"fusion.hops\" must be between 1 and 8, got 9"]) { set(&$0, "fusion", "hops", 9) }
+        try assertFails(["\"fusion.dropout\" must be in [0, 1), got 1"]) { set(&$0, "fusion", "dropout", 1) }
+        try assertFails(["unknown \"fusion.kind\" \"bilinear\"", "pointwise, attention"]) { set(&$0, "fusion", "kind", "bilinear") }
+        try assertFails(["\"fusion.glimpses\" is for \"fusion.kind\": \"attention\""]) { set(&$0, "fusion", "kind", nil) }
+        try assertFails(["\"fusion.coordinates\" is false", "reads 18 channels, the map's 16 and x, y", "should be true"]) {
+            set(&$0, "fusion", "coordinates", false)
+        }
+        // Two pools of a 2×2 input leave no map: named before anything runs.
+        try assertFails(["\"input\" is 2×2, too small for the vgg backbone", "at least 4×4"]) {
+            var input = $0["input"] as! [String: Any]
+            input["width"] = 2
+            input["height"] = 2
+            $0["input"] = input
+        }
+        try editConfig(dir) { $0 = original }
+        XCTAssertNoThrow(try ModelDirectory(path: dir.path))
+    }
+
     func testWeightsThatDisagreeWithTheConfig() throws {
         let dir = try copy("classifier-vgg")
         try editConfig(dir) { $0["backbone"] = ["arch": "vgg", "cfg": [8, "M", 16, "M"], "hidden": 24] }

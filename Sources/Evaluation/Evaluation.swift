@@ -1,4 +1,5 @@
 import Decoding
+import Explain
 import Foundation
 import Imaging
 import Models
@@ -37,7 +38,8 @@ public struct EvaluationReport: Sendable {
     /// Fractions in [0, 1].
     public let scores: [String: Double]
     /// One entry per method, per baseline ("center-baseline", "random-baseline")
-    /// and, for attention captioners, for the attention map ("attention").
+    /// and, for attention models, for the attention map ("attention": a
+    /// captioner's at the word, a VQA model's glimpses averaged).
     public let grounding: [String: GroundingScores]
     /// The same, per kind of token: captioning "color" and "shape" words, VQA
     /// question types, classification classes — where a model's maps fail is
@@ -65,9 +67,18 @@ public struct EvaluationReport: Sendable {
 /// What is explained: captioning, the generated caption's colour and shape
 /// words whose object is unique in the scene ("red" and "circle" of "a red
 /// circle" when only one red circle is there); VQA, the correct answer of each
-/// question whose answer refers to one object; classification, the true class
-/// (the shape of the image's largest object). Maps are compared with the masks
-/// at the model's input resolution.
+/// question whose answer refers to objects, graded against the union of their
+/// masks — the object asked about (colour, shape, "what is left of the red
+/// circle?" → the object left of it), the objects found ("is there a …?"),
+/// either object of a relation ("is the A left of the B?": a map on either
+/// counts; its energy is over both), the objects counted ("how many …?": read
+/// the energy, not the pointing game — for "one", the counted object is
+/// evidence against "two" rather than for "one"); classification, the true
+/// class (the shape of the image's largest object). Maps are compared with the
+/// masks at the model's input resolution.
+///
+/// VQA's kinds are the question types, a type with answers of several types
+/// split by answer type ("spatial_other", "spatial_yes_no").
 public struct Evaluator {
     public let model: ModelDirectory
     public let methods: [Method]
@@ -165,6 +176,7 @@ public struct Evaluator {
             let kept = Set(Set(items.map(\.image.id)).sorted().prefix(limit))
             items = items.filter { kept.contains($0.image.id) }
         }
+        let kinds = Self.vqaKinds(items.map { ($0.questionType, $0.answerType) })
         var correct: [String: (Double, Int)] = [:]
         var cache: (path: String, input: Tensor)?
         for (k, item) in items.enumerated() {
@@ -176,20 +188,25 @@ public struct Evaluator {
             let answer = task.answers.token(at: predicted) ?? ""
             // VQA accuracy: min(#annotators who gave the answer / 3, 1).
             let accuracy = min(Double(item.answers.filter { $0 == answer }.count) / 3, 1)
-            for type in [item.questionType ?? "all", "overall"] {
+            for type in Set([item.questionType ?? "all", kinds[k], "overall"]) {
                 let (s, n) = correct[type] ?? (0, 0)
                 correct[type] = (s + accuracy, n + 1)
             }
-            if let ids = item.objectIDs, ids.count == 1, let object = instances.instance(id: ids[0]),
-               task.answers.id(of: item.answer) != nil {
-                let kind = item.questionType ?? "answer"
-                let mask = try acc.resize(instances.mask(of: object), from: item.image)
+            let objects = (item.objectIDs ?? []).compactMap { instances.instance(id: $0) }
+            if !objects.isEmpty, objects.count == item.objectIDs?.count, task.answers.id(of: item.answer) != nil {
+                let masks = try objects.map { try instances.mask(of: $0) }
+                let mask = acc.resize(masks.dropFirst().reduce(masks[0]) { zip($0, $1).map { $0 || $1 } }, from: item.image)
+                var glimpses: Tensor?
                 for method in methods {
                     let e = try task.explain(image: x, question: read, answer: item.answer, top: 1, score: score ?? .defaultKind(for: .vqa),
-                                             options: ExplainOptions(method: method)).explanation
-                    acc.add(method.rawValue, e, [0], [mask], kinds: [kind])
+                                             options: ExplainOptions(method: method))
+                    acc.add(method.rawValue, e.explanation, [0], [mask], kinds: [kinds[k]])
+                    glimpses = e.attention
                 }
-                acc.addBaselines([mask], kinds: [kind], seed: UInt64(k))
+                if let glimpses {  // [1, G, h, w]: all glimpses averaged
+                    acc.addAttention(glimpses.mean(axis: 1), [0], [mask], kinds: [kinds[k]])
+                }
+                acc.addBaselines([mask], kinds: [kinds[k]], seed: UInt64(k))
             }
             progress(k + 1, items.count)
         }
@@ -198,6 +215,18 @@ public struct Evaluator {
             scores[type == "overall" ? "vqa_accuracy" : "vqa_accuracy_\(type)"] = s / Double(n)
         }
         return (scores, items.count)
+    }
+
+    /// Each question's kind: its question type, split by answer type ("spatial_yes_no",
+    /// "spatial_other") when the type's questions have answers of several types.
+    static func vqaKinds(_ types: [(question: String?, answer: String?)]) -> [String] {
+        var answerTypes: [String: Set<String>] = [:]
+        for t in types { answerTypes[t.question ?? "all", default: []].insert(t.answer ?? "") }
+        return types.map { t in
+            let type = t.question ?? "all"
+            guard answerTypes[type, default: []].count > 1 else { return type }
+            return type + "_" + (t.answer ?? "unknown").replacingOccurrences(of: "/", with: "_")
+        }
     }
 
     private func classification(_ dir: String, _ instances: InstanceMasks, _ limit: Int?,
@@ -272,24 +301,13 @@ struct GroundingAccumulator {
     }
 
     mutating func add(_ name: String, _ e: Explanation, _ tokens: [Int], _ masks: [[Bool]], kinds: [String]) {
-        // Guided backprop has no layer map: its saliency is |gradient| summed over channels.
-        let plane = size.height * size.width
         for ((t, mask), kind) in zip(zip(tokens, masks), kinds) {
-            let map: [Float]
-            if let cams = e.cams {
-                map = Array(cams.values[(t * plane)..<((t + 1) * plane)])
-            } else if let g = e.guided {
-                let v = g.values
-                map = (0..<plane).map { i in (0..<3).reduce(0) { $0 + abs(v[(t * 3 + $1) * plane + i]) } }
-            } else {
-                continue
-            }
-            record(name, kind: kind, map: map, mask: mask)
+            record(name, kind: kind, map: e.saliency(t), mask: mask)
         }
     }
 
-    /// An attention captioner's weights at the tokens (before each word was
-    /// chosen), bilinear from the decoder's cells to the input size, as "attention".
+    /// An attention model's weights at the tokens [T, h, w] (a captioner's
+    /// before each word was chosen), bilinear to the input size, as "attention".
     mutating func addAttention(_ attention: Tensor, _ tokens: [Int], _ masks: [[Bool]], kinds: [String]) {
         let (h, w) = size, plane = h * w
         let up = attention.reshaped([attention.shape[0], 1, attention.shape[1], attention.shape[2]])
