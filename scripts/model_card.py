@@ -31,15 +31,19 @@ for name in sorted(results[0][1]["grounding"], key=lambda n: (n.endswith("baseli
 if all("grounding_by_kind" in r for _, r in results):
     shown = [n for n in sorted(results[0][1]["grounding"], key=lambda n: (n.endswith("baseline"), n))
              if n != "random-baseline"]
-    lines += ["", f"Pointing game per kind of token (`grounding_by_kind`: {' / '.join(shown)};",
-              "tokens counted):", "",
-              "| kind | " + " | ".join(s for s, _ in results) + " |", "|---|" + "---|" * len(results)]
-    for kind in sorted(set().union(*(r["grounding_by_kind"] for _, r in results))):
-        cells = []
-        for _, r in results:
-            g = r["grounding_by_kind"].get(kind, {})
-            points = " / ".join(f"{g[m]['pointing_game']:.3f}" if m in g else "-" for m in shown)
-            cells.append(f"{points} ({g[shown[0]]['count']})" if shown[0] in g else "-")
-        lines.append(f"| {kind} | " + " | ".join(cells) + " |")
+    # VQA's count answers are read by energy (the counted objects are not one point).
+    metrics = [("pointing_game", "Pointing game"), ("energy", "Energy inside the mask")] \
+        if config["task"] == "vqa" else [("pointing_game", "Pointing game")]
+    for metric, title in metrics:
+        lines += ["", f"{title} per kind of token (`grounding_by_kind`: {' / '.join(shown)};",
+                  "tokens counted):", "",
+                  "| kind | " + " | ".join(s for s, _ in results) + " |", "|---|" + "---|" * len(results)]
+        for kind in sorted(set().union(*(r["grounding_by_kind"] for _, r in results))):
+            cells = []
+            for _, r in results:
+                g = r["grounding_by_kind"].get(kind, {})
+                points = " / ".join(f"{g[m][metric]:.3f}" if m in g else "-" for m in shown)
+                cells.append(f"{points} ({g[shown[0]]['count']})" if shown[0] in g else "-")
+            lines.append(f"| {kind} | " + " | ".join(cells) + " |")
 open(f"{model_dir}/MODEL_CARD.md", "w").write("\n".join(lines) + "\n")
 print("wrote", f"{model_dir}/MODEL_CARD.md")

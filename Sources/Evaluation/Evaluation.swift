@@ -302,7 +302,8 @@ struct GroundingAccumulator {
 
     mutating func add(_ name: String, _ e: Explanation, _ tokens: [Int], _ masks: [[Bool]], kinds: [String]) {
         for ((t, mask), kind) in zip(zip(tokens, masks), kinds) {
-            record(name, kind: kind, map: e.saliency(t), mask: mask)
+            let map = e.saliency(t)
+            if !map.isEmpty { record(name, kind: kind, map: map, mask: mask) }
         }
     }
 

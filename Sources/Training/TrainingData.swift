@@ -10,14 +10,8 @@ public enum TrainingTask: String, CaseIterable, Sendable { case captioner, vqa, 
 /// The ShapesWorld architectures: small VGGs with batch norm for 64×64 inputs.
 public enum DefaultArchitectures {
     static let input = #"{"width": 64, "height": 64, "resize": "stretch", "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]}"#
-    // No pool after the last convolutions: their 8×8 map is the explained layer.
-    // The VQA model averages it into the image vector, so a colour or shape is
-    // learned once, not once per place, and Grad-CAM of an averaged map is the
-    // class activation map of the paper's §3.1. Its second 8×8 convolution
-    // widens what each position sees, which helps the spatial questions.
-    static func backbone(_ last: String) -> String {
-        #""arch": "vgg", "cfg": [16, "M", 32, "M", 64, "M", \#(last)], "batch_norm": true"#
-    }
+    // The classifier: no pool after the last convolution, whose 8×8 map is the explained layer.
+    static let classifierBackbone = #""arch": "vgg", "cfg": [16, "M", 32, "M", 64, "M", 64], "batch_norm": true"#
 
     public static func config(for task: TrainingTask) -> ModelConfig {
         let json: String
@@ -36,11 +30,11 @@ public enum DefaultArchitectures {
             json = #"{"format": "gradcam-model/1", "task": "vqa", "input": \#(input),"#
                 + #""backbone": {"arch": "vgg", "cfg": [16, "M", 32, "M", 64, 128], "batch_norm": true, "feature": "map"},"#
                 + #""question_encoder": {"embed": 64, "hidden": 256, "layers": 1, "max_length": 26, "embed_activation": "tanh"},"#
-                + #""fusion": {"kind": "attention", "dim": 128, "glimpses": 2, "hops": 2, "coordinates": true, "hidden": 256,"#
+                + #""fusion": {"kind": "attention", "dim": 64, "glimpses": 2, "hops": 2, "coordinates": true, "hidden": 256,"#
                 + #""dropout": 0.1}, "explain_layer": "backbone.features.13", "explain_method": "layercam"}"#
         case .classifier:
             json = #"{"format": "gradcam-model/1", "task": "classification", "input": \#(input),"#
-                + #""backbone": {\#(backbone("64")), "hidden": 64}, "explain_layer": "features.14"}"#
+                + #""backbone": {\#(classifierBackbone), "hidden": 64}, "explain_layer": "features.14"}"#
         }
         return try! ModelConfig.parse(Data(json.utf8), file: "built-in \(task.rawValue) config")
     }

@@ -183,11 +183,14 @@ struct Eval: ParsableCommand {
         abstract: "Evaluate a model on a split: task scores and grounding of its explanations.",
         discussion: """
             Task scores: captioning BLEU-4 and the share of captions naming every object's colour and \
-            shape; VQA accuracy per question type; classification accuracy. Grounding, per method and \
-            beside a centre and a random baseline: pointing game, energy inside the mask and IoU at \
-            15% of the maximum, for every groundable token (see `Evaluator` in Sources/Evaluation); \
-            and the pointing game per kind of token (captions: colour and shape words; VQA: question \
-            types; classification: classes), "grounding_by_kind" in the JSON.
+            shape; VQA accuracy per question type (a type with yes/no and other answers also split: \
+            spatial_yes_no, spatial_other); classification accuracy. Grounding, per method and beside \
+            a centre and a random baseline: pointing game, energy inside the mask and IoU at 15% of \
+            the maximum, for every groundable token (see `Evaluator` in Sources/Evaluation; a VQA \
+            answer against the union of the objects it refers to: either object of a relation, the \
+            counted objects — read energy for counts); and the same per kind of token (captions: \
+            colour and shape words; VQA: question types; classification: classes), \
+            "grounding_by_kind" in the JSON.
 
             Example:
               gradcam eval Models/shapes-vqa --data data/test \\
@@ -197,7 +200,7 @@ struct Eval: ParsableCommand {
     @Argument(help: "A model directory.") var model: String
     @Option(help: "A split folder with instances.json (e.g. from `gradcam shapes`).") var data: String
     @Option(help: ArgumentHelp("Methods to evaluate, comma-separated (default: the model's explain_method, else gradcam). "
-                               + "An attention captioner's attention map is always evaluated too, as \"attention\"."))
+                               + "An attention model's attention (a VQA model's glimpses, averaged) is always evaluated too, as \"attention\"."))
     var method: String?
     @Option(help: "The scalar explained: logprob, logit or prob (default: logprob for captions, logit otherwise).")
     var score: ScoreKind?

@@ -268,7 +268,11 @@ struct VQA: ParsableCommand {
         abstract: "Answer a question about an image and show where the answer is grounded.",
         discussion: """
             Prints the top answers with probabilities and explains the top one (or --answer, which \
-            must be one of the model's answers, or the --top K).
+            must be one of the model's answers, or the --top K). Words the model never saw are read \
+            as <unk>, with a warning saying how many were known. For an attention model (Show, Ask, \
+            Attend and Answer, like the shipped one) the export also holds where each glimpse \
+            looked (attention.npy), drawn under each answer's map in sheet.png and beside it in \
+            report.html; the method defaults to the model's explain_method.
 
             Examples:
               gradcam vqa scene.png --question "what color is the circle?"
