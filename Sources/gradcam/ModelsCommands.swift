@@ -79,8 +79,13 @@ struct Layers: ParsableCommand {
             let shape: String
             if let a = image.captured[name] {
                 shape = "[" + a.shape.map(String.init).joined(separator: ", ") + "]" + (a.rank == 4 ? "" : "  (no spatial map)")
+            } else if let a = rest.captured[name], a.rank == 4 {
+                // An attention VQA model's 1×1 convolutions read the map's cells: explainable too.
+                shape = "[" + a.shape.map(String.init).joined(separator: ", ") + "]  (after the image features, over its cells)"
             } else if rest.captured[name] != nil {
                 shape = "(after the image features: no map)"
+            } else if !module.namedModules().dropFirst().isEmpty {
+                shape = "(holds the layers below)"
             } else {
                 shape = "(not computed from the image: no map)"
             }

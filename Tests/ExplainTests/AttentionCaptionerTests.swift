@@ -9,7 +9,7 @@ import XCTest
 /// class structure (Tests/ModelsTests/Fixtures/make_attention_fixtures.py):
 /// word log-probabilities, attention maps and per-word Grad-CAM.
 final class AttentionCaptionerTests: XCTestCase {
-    struct Array: Decodable { let shape: [Int]; let data: [Float] }
+    typealias Array = FixtureArray
     struct Expected: Decodable {
         let input: Array
         let words: [Int]
@@ -32,16 +32,6 @@ final class AttentionCaptionerTests: XCTestCase {
         guard case let .captioning(captioner, _) = model.model else { throw XCTSkip("\(name) is not a captioner") }
         XCTAssertTrue(captioner is ShowAttendTell, name)
         return (model, captioner, expected, Tensor(shape: expected.input.shape, values: expected.input.data))
-    }
-
-    func assertClose(_ actual: Tensor, _ expected: Array, absolute: Float? = nil, relative: Float? = nil, _ what: String,
-                     file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertEqual(actual.shape, expected.shape, what, file: file, line: line)
-        let scale = expected.data.map(abs).max() ?? 0
-        XCTAssertGreaterThan(scale, 0, "\(what): the reference is all zeros", file: file, line: line)
-        let err = zip(actual.values, expected.data).map { abs($0 - $1) }.max() ?? .infinity
-        let bound = absolute ?? (relative ?? 0) * scale
-        XCTAssertLessThanOrEqual(err, bound, "\(what): max error \(err) (scale \(scale))", file: file, line: line)
     }
 
     func testLogProbsAndAttentionMatchPyTorch() throws {

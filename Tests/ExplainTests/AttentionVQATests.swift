@@ -10,7 +10,7 @@ import XCTest
 /// (Tests/ModelsTests/Fixtures/make_vqa_attention_fixtures.py): answer logits,
 /// every hop's glimpses, and the top answers' Grad-CAM in one backward.
 final class AttentionVQATests: XCTestCase {
-    struct Array: Decodable { let shape: [Int]; let data: [Float] }
+    typealias Array = FixtureArray
     struct Expected: Decodable {
         let input: Array
         let question: [Int]
@@ -33,16 +33,6 @@ final class AttentionVQATests: XCTestCase {
         let task = try VQATask(model: try ModelDirectory(path: dir.path))
         XCTAssertTrue(task.vqa is ShowAskAttendAnswer, name)
         return (task, expected, Tensor(shape: expected.input.shape, values: expected.input.data))
-    }
-
-    func assertClose(_ actual: Tensor, _ expected: Array, absolute: Float? = nil, relative: Float? = nil, _ what: String,
-                     file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertEqual(actual.shape, expected.shape, what, file: file, line: line)
-        let scale = expected.data.map(abs).max() ?? 0
-        XCTAssertGreaterThan(scale, 0, "\(what): the reference is all zeros", file: file, line: line)
-        let err = zip(actual.values, expected.data).map { abs($0 - $1) }.max() ?? .infinity
-        let bound = absolute ?? (relative ?? 0) * scale
-        XCTAssertLessThanOrEqual(err, bound, "\(what): max error \(err) (scale \(scale))", file: file, line: line)
     }
 
     func testLogitsAndGlimpsesMatchPyTorch() throws {

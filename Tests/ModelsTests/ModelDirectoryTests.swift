@@ -30,6 +30,20 @@ final class ModelDirectoryTests: XCTestCase {
         }
     }
 
+    /// `original` edited by `edit` is written to `dir` and refused, naming config.json and `fragments`.
+    func assertEditFails(_ dir: URL, _ original: [String: Any], _ fragments: [String], line: UInt,
+                         _ edit: (inout [String: Any]) -> Void) throws {
+        try editConfig(dir) { $0 = original; edit(&$0) }
+        assertLoadFails(dir, ["config.json"] + fragments, line: line)
+    }
+
+    /// Sets `section.key` of a config (nil removes it).
+    func set(_ json: inout [String: Any], _ section: String, _ key: String, _ value: Any?) {
+        var part = json[section] as! [String: Any]
+        part[key] = value
+        json[section] = part
+    }
+
     func editConfig(_ dir: URL, _ edit: (inout [String: Any]) -> Void) throws {
         let url = dir.appendingPathComponent("config.json")
         var json = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
@@ -111,13 +125,7 @@ final class ModelDirectoryTests: XCTestCase {
         let dir = try copy("sat-vgg")
         let original = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("config.json"))) as! [String: Any]
         func assertFails(_ fragments: [String], line: UInt = #line, _ edit: (inout [String: Any]) -> Void) throws {
-            try editConfig(dir) { $0 = original; edit(&$0) }
-            assertLoadFails(dir, ["config.json"] + fragments, line: line)
-        }
-        func set(_ json: inout [String: Any], _ section: String, _ key: String, _ value: Any?) {
-            var part = json[section] as! [String: Any]
-            part[key] = value
-            json[section] = part
+            try assertEditFails(dir, original, fragments, line: line, edit)
         }
         try assertFails(["\"backbone.feature\" must be \"map\", not \"avgpool\""]) { set(&$0, "backbone", "feature", "avgpool") }
         try assertFails(["\"backbone.adaptive_pool\" must be between 1 and 1024, got 0"]) { set(&$0, "backbone", "adaptive_pool", 0) }
@@ -149,13 +157,7 @@ final class ModelDirectoryTests: XCTestCase {
         let dir = try copy("saaa-vgg-relations")
         let original = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("config.json"))) as! [String: Any]
         func assertFails(_ fragments: [String], line: UInt = #line, _ edit: (inout [String: Any]) -> Void) throws {
-            try editConfig(dir) { $0 = original; edit(&$0) }
-            assertLoadFails(dir, ["config.json"] + fragments, line: line)
-        }
-        func set(_ json: inout [String: Any], _ section: String, _ key: String, _ value: Any?) {
-            var part = json[section] as! [String: Any]
-            part[key] = value
-            json[section] = part
+            try assertEditFails(dir, original, fragments, line: line, edit)
         }
         try assertFails(["\"backbone.feature\" must be \"map\", not \"avgpool\""]) { set(&$0, "backbone", "feature", "avgpool") }
         try assertFails(["\"fusion.dim\" is 12", "should be 9"]) { set(&$0, "fusion", "dim", 12) }
