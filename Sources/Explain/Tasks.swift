@@ -144,6 +144,16 @@ public struct VQATask {
                             truncated: e.truncated)
     }
 
+    /// Why maps at `layer` (nil: the model's explain_layer) mislead with a
+    /// method that weighs activations by gradients, if they do.
+    public func layerWarnings(layer: String?, method: Method) -> [String] {
+        let layer = layer ?? model.explainLayer
+        guard method.hasLayerMap, method != .eigencam, method != .scorecam, layer == vqa.cellNormalizedLayer else { return [] }
+        return ["the model divides each cell of \(layer) by its length (v / ‖v‖) before attending, so the answer ignores "
+                + "how strongly a cell is active there: gradient × activation is zero in every cell and the \(method.rawValue) "
+                + "map shows rounding noise; explain a layer below it (`gradcam layers` lists them)"]
+    }
+
     /// All answers' probabilities [A] for the image and question.
     public func probabilities(image: Tensor, question: ReadQuestion) -> [Float] {
         logits(image: image, question: question, ForwardContext()).softmax(axis: 1).values

@@ -21,6 +21,11 @@ public protocol VQAModel: Module {
     /// Attention models: each glimpse's weights over the map's cells [B, G, h, w]
     /// (each sums to 1); nil for a model without attention.
     func glimpses(imageFeature: Tensor, question: Tensor, _ ctx: ForwardContext) -> Tensor?
+
+    /// The layer whose output the model L2-normalises cell by cell, if any: the
+    /// answer ignores each cell's scale there, so gradient × activation is zero
+    /// in every cell and CAM methods at that layer show rounding noise.
+    var cellNormalizedLayer: String? { get }
 }
 
 extension VQAModel {
@@ -94,6 +99,8 @@ public final class DeeperLSTMQ: Module, VQAModel {
     }
 
     public func glimpses(imageFeature: Tensor, question: Tensor, _ ctx: ForwardContext) -> Tensor? { nil }
+
+    public var cellNormalizedLayer: String? { nil }
 }
 
 /// Show, Ask, Attend and Answer (Kazemi & Elqursh 2017), as Cyanogenoid's
@@ -138,6 +145,9 @@ public final class ShowAskAttendAnswer: Module, VQAModel {
         add("classifier", classifier)
         assignPaths()
     }
+
+    /// The map `cells` normalises: the pool's output, else the backbone's last layer.
+    public var cellNormalizedLayer: String? { pool != nil ? "adaptive_pool" : "backbone." + backbone.defaultExplainLayer }
 
     /// pytorch-vqa's name for the first hop; `attention_hop2`, … for the others.
     static func hopName(_ k: Int) -> String { k == 0 ? "attention" : "attention_hop\(k + 1)" }

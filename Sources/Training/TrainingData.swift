@@ -26,12 +26,14 @@ public enum DefaultArchitectures {
         case .vqa:
             // Show, Ask, Attend and Answer over the same 16×16 map, each cell carrying its
             // place, and a second hop asked with what the first saw: "what is left of the
-            // red circle?" needs the circle found before its neighbour can be.
+            // red circle?" needs the circle found before its neighbour can be. The explained
+            // layer is the one below the map the model normalises cell by cell (see
+            // `VQAModel.cellNormalizedLayer`).
             json = #"{"format": "gradcam-model/1", "task": "vqa", "input": \#(input),"#
                 + #""backbone": {"arch": "vgg", "cfg": [16, "M", 32, "M", 64, 128], "batch_norm": true, "feature": "map"},"#
                 + #""question_encoder": {"embed": 64, "hidden": 256, "layers": 1, "max_length": 26, "embed_activation": "tanh"},"#
                 + #""fusion": {"kind": "attention", "dim": 64, "glimpses": 2, "hops": 2, "coordinates": true, "hidden": 256,"#
-                + #""dropout": 0.1}, "explain_layer": "backbone.features.13", "explain_method": "layercam"}"#
+                + #""dropout": 0.1}, "explain_layer": "backbone.features.10", "explain_method": "layercam"}"#
         case .classifier:
             json = #"{"format": "gradcam-model/1", "task": "classification", "input": \#(input),"#
                 + #""backbone": {\#(classifierBackbone), "hidden": 64}, "explain_layer": "features.14"}"#

@@ -301,6 +301,7 @@ struct VQA: ParsableCommand {
         let loaded = try LoadedImage(path: image, model: dir, quiet: flags.quiet)
         let read = try task.read(question)
         for warning in read.warnings(maxLength: dir.config.questionEncoder!.maxLength) { Terminal.warn(warning) }
+        for warning in task.layerWarnings(layer: flags.layer, method: flags.method(for: dir)) { Terminal.warn(warning) }
         let score = flags.score(for: .vqa)
         let s = try task.explain(image: loaded.input, question: read, answer: answer, top: top, score: score,
                                  options: flags.options(for: dir))

@@ -69,4 +69,17 @@ final class AttentionVQATests: XCTestCase {
             }
         }
     }
+
+    /// The map the model normalises cell by cell is named when asked to explain it with
+    /// a gradient method: there, gradient × activation vanishes in every cell.
+    func testExplainingTheNormalisedMapWarns() throws {
+        let (task, expected, _) = try load("saaa-vgg-relations")
+        XCTAssertEqual(task.vqa.cellNormalizedLayer, "adaptive_pool")
+        XCTAssertEqual(task.layerWarnings(layer: "adaptive_pool", method: .layercam).count, 1)
+        XCTAssertTrue(task.layerWarnings(layer: "adaptive_pool", method: .hirescam)[0].contains("gradient × activation is zero"))
+        XCTAssertEqual(task.layerWarnings(layer: "adaptive_pool", method: .eigencam), [])
+        XCTAssertEqual(task.layerWarnings(layer: nil, method: .gradcam), [], "the fixture explains \(expected.layer)")
+        let (unpooled, _, _) = try load("saaa-resnet18")
+        XCTAssertEqual(unpooled.vqa.cellNormalizedLayer, "backbone.layer4")
+    }
 }
