@@ -355,22 +355,23 @@ final class CommandTests: XCTestCase {
     func testEvalReportsGroundingByKind() throws {
         let split = scratch.appendingPathComponent("split").path
         XCTAssertEqual(try gradcam(["shapes", "--out", split, "--count", "8", "--seed", "1234", "--split", "test", "--quiet"]).status, 0)
-        for (name, kinds) in [("shapes-vqa", Set(["color", "shape", "count", "exists", "spatial"])), ("shapes-captioner", ["color", "shape"])] {
+        let vqaKinds: Set = ["color", "shape", "count", "exists", "spatial", "spatial_other", "spatial_yes_no"]
+        for (name, kinds) in [("shapes-vqa", vqaKinds), ("shapes-captioner", ["color", "shape"])] {
             let run = try gradcam(["eval", Self.repository.appendingPathComponent("Models/\(name)").path, "--data", split,
-                                   "--method", "gradcam,gradcam++", "--json", "--quiet"])
+                                   "--method", "layercam,gradcam", "--json", "--quiet"])
             XCTAssertEqual(run.status, 0, run.stderr)
             let report = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as! [String: Any]
             let grounding = report["grounding"] as! [String: [String: Double]]
             let byKind = report["grounding_by_kind"] as! [String: [String: [String: Double]]]
             XCTAssertTrue(Set(byKind.keys).isSubset(of: kinds), "\(name): \(byKind.keys)")
-            for method in ["gradcam", "gradcam++", "center-baseline", "random-baseline"] {
+            for method in ["layercam", "gradcam", "center-baseline", "random-baseline"] {
                 let overall = grounding[method]!
                 let parts = byKind.values.compactMap { $0[method] }
                 XCTAssertEqual(parts.reduce(0) { $0 + $1["count"]! }, overall["count"]!, "\(name) \(method)")
                 XCTAssertEqual(parts.reduce(0) { $0 + $1["count"]! * $1["pointing_game"]! } / overall["count"]!,
                                overall["pointing_game"]!, accuracy: 1e-9, "\(name) \(method)")
             }
-            XCTAssertGreaterThan(grounding["gradcam"]!["pointing_game"]!, grounding["center-baseline"]!["pointing_game"]! + 0.2, name)
+            XCTAssertGreaterThan(grounding["layercam"]!["pointing_game"]!, grounding["center-baseline"]!["pointing_game"]! + 0.2, name)
             let table = try gradcam(["eval", Self.repository.appendingPathComponent("Models/\(name)").path, "--data", split])
             XCTAssertTrue(table.stdout.contains("pointing game by kind"), table.stdout)
             // --quiet prints nothing but errors; --limit 0 is a usage error, not an accuracy of 0.
@@ -381,7 +382,7 @@ final class CommandTests: XCTestCase {
                                         "--limit", "0"]).status, 64)
             // Another explained scalar: the same answers and captions, the same tokens, other maps.
             let rescored = try gradcam(["eval", Self.repository.appendingPathComponent("Models/\(name)").path, "--data", split,
-                                     "--method", "gradcam,gradcam++", "--score", name == "shapes-vqa" ? "prob" : "logit", "--json", "--quiet"])
+                                     "--method", "layercam,gradcam", "--score", name == "shapes-vqa" ? "prob" : "logit", "--json", "--quiet"])
             let other = try JSONSerialization.jsonObject(with: Data(rescored.stdout.utf8)) as! [String: Any]
             XCTAssertEqual(other["scores"] as! [String: Double], report["scores"] as! [String: Double], name)
             let otherGrounding = other["grounding"] as! [String: [String: Double]]
