@@ -2,8 +2,7 @@
 # Ask a question and see where the answer is grounded; then ask "why not blue?".
 source "$(dirname "$0")/common.sh"
 
-say "The shipped VQA model answers; its method (LayerCAM, its config's explain_method) shows the evidence"
-say "for the top answer, and the sheet shows below it where each of its four glimpses looked."
+say "The shipped VQA model answers; LayerCAM (its explain_method) shows the evidence for the top answer, and the sheet, below it, where each of its four glimpses looked."
 run "$GRADCAM" vqa "$IMAGES/scene-1.png" --question "what color is the circle?" --out "$OUT/answer"
 
 say "The three most probable answers, each explained."
