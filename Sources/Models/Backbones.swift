@@ -28,6 +28,8 @@ public protocol Backbone: Module {
     func featureSize(input size: (Int, Int)) -> Int
     /// The module path whose output a CAM method explains by default.
     var defaultExplainLayer: String { get }
+    /// The module path whose output `featureMap` returns.
+    var mapLayer: String { get }
 }
 
 /// torchvision's VGG: `features` (convolutions, optional batch norm, ReLU,
@@ -55,6 +57,7 @@ public final class VGG: Module, Backbone {
     let channels: Int
     let pools: Int
     let lastReLU: Int
+    let layerCount: Int
 
     public let featureKind: FeatureKind
 
@@ -84,6 +87,7 @@ public final class VGG: Module, Backbone {
         channels = c
         self.pools = pools
         lastReLU = layers.lastIndex { $0 is ReLU } ?? 0
+        layerCount = layers.count
         features = Sequential(layers)
         avgpool = AdaptiveAvgPool2d((7, 7))
         if withClassifier {
@@ -136,6 +140,9 @@ public final class VGG: Module, Backbone {
 
     /// The last ReLU of `features` (VGG-16: features.29, relu5_3), as in the paper.
     public var defaultExplainLayer: String { "features.\(lastReLU)" }
+
+    /// The last layer of `features`: its ReLU, or a max pool after it.
+    public var mapLayer: String { "features.\(layerCount - 1)" }
 }
 
 /// torchvision's ResNet-18/34 (BasicBlock) and ResNet-50/101/152 (Bottleneck,
@@ -231,6 +238,8 @@ public final class ResNet: Module, Backbone {
     }
 
     public var defaultExplainLayer: String { "layer4" }
+
+    public var mapLayer: String { "layer4" }
 }
 
 /// ResNet-18/34's block: two 3×3 convolutions and a shortcut.

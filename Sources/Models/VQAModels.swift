@@ -146,8 +146,8 @@ public final class ShowAskAttendAnswer: Module, VQAModel {
         assignPaths()
     }
 
-    /// The map `cells` normalises: the pool's output, else the backbone's last layer.
-    public var cellNormalizedLayer: String? { pool != nil ? "adaptive_pool" : "backbone." + backbone.defaultExplainLayer }
+    /// The map `cells` normalises: the pool's output, else the backbone's map.
+    public var cellNormalizedLayer: String? { pool != nil ? "adaptive_pool" : "backbone." + backbone.mapLayer }
 
     /// pytorch-vqa's name for the first hop; `attention_hop2`, … for the others.
     static func hopName(_ k: Int) -> String { k == 0 ? "attention" : "attention_hop\(k + 1)" }
