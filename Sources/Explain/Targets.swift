@@ -17,6 +17,22 @@ public enum ScoreKind: String, CaseIterable, Sendable {
     public static func defaultKind(for task: ModelConfig.Task) -> ScoreKind {
         task == .captioning ? .logprob : .logit
     }
+
+    /// Above this log p (p > 0.9999) a word's log-probability gradient is (1 − p) ≤ 1e-4
+    /// times its logit's: exact (log-softmax is computed for confident words) but faint
+    /// beside other words' maps, blank-looking under `--normalize sequence` or `none`.
+    public static let faintLogProb: Float = -1e-4
+
+    /// Entries whose map is faint for this score: confident words' log-probabilities.
+    public func faint(logProbs: [Float]?) -> [Bool] {
+        guard self == .logprob, let logProbs else { return logProbs.map { $0.map { _ in false } } ?? [] }
+        return logProbs.map { $0 > Self.faintLogProb }
+    }
+
+    /// What to tell a user about faint maps, or nil when there are none.
+    public static let faintNote = "log p > -0.0001: the word is so confident that the gradient of its log-probability is "
+        + "(1 − p) ≤ 1e-4 times its logit's, so its map is faint beside the others (blank-looking with --normalize "
+        + "sequence or none); --score logit explains the same evidence unscaled"
 }
 
 /// The scalars to explain for one image: T targets, each a row of the

@@ -58,6 +58,10 @@ func reportHTML(_ doc: ExportDocument, pictures: ReportPictures) -> String {
         for (k, entry) in e.entries.enumerated() {
             html += tokenButton(doc, k, entry) + "\n"
         }
+        let faint = doc.score.faint(logProbs: doc.logprobs).enumerated().filter(\.element).map { e.entries[$0.offset].label }
+        if !faint.isEmpty {
+            html += "</p>\n<p class=\"note\">\(escapeHTML(faint.joined(separator: ", "))): \(escapeHTML(ScoreKind.faintNote))"
+        }
         let image = pictures.image, layer = pictures.layerSize
         let ratio = "aspect-ratio: \(image.width) / \(image.height)"
         func png(_ bytes: [UInt8]) -> String { "data:image/png;base64," + Data(bytes).base64EncodedString() }

@@ -253,12 +253,14 @@ struct Caption: ParsableCommand {
         let width = max(6, e.entries.map(\.label.count).max() ?? 4)
         print(Terminal.dim("  #  " + "word".padding(toLength: width, withPad: " ", startingAt: 0)
             + "    log p  \(flags.score.map { $0.rawValue + "   " } ?? "")peak \(peakPlace(e))"))
+        let faint = flags.score(for: .captioning).faint(logProbs: s.logProbs)
         for (i, entry) in e.entries.enumerated() {
             let lp = s.logProbs.map { String(format: "%8.3f", $0[i]) } ?? "       -"
             let sc = flags.score.map { _ in String(format: "%8.3f   ", entry.score) } ?? ""
             print(String(format: "%3d  ", i) + entry.label.padding(toLength: width, withPad: " ", startingAt: 0)
-                + " " + lp + "  " + sc + peakText(entry.peak))
+                + " " + lp + (faint.indices.contains(i) && faint[i] ? "* " : "  ") + sc + peakText(entry.peak))
         }
+        if faint.contains(true) { print(Terminal.dim("  * " + ScoreKind.faintNote)) }
     }
 }
 

@@ -391,6 +391,18 @@ final class CommandTests: XCTestCase {
         }
     }
 
+    /// The shipped captioner is sure of most words of the demo scene (log p ≈ −3e-7): the
+    /// table marks them and says why their log-probability maps are faint, and what to do.
+    func testConfidentWordsAreMarked() throws {
+        let scene = Self.repository.appendingPathComponent("notebooks-cli/images/scene-1.png").path
+        let run = try gradcam(["caption", scene])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertTrue(run.stdout.contains("-0.000* "), run.stdout)
+        XCTAssertTrue(run.stdout.contains("* log p > -0.0001") && run.stdout.contains("--score logit"), run.stdout)
+        let logit = try gradcam(["caption", scene, "--score", "logit"])
+        XCTAssertFalse(logit.stdout.contains("--score logit"), logit.stdout)
+    }
+
     func testLayersAndModels() throws {
         let layers = try gradcam(["layers", model("captioner-resnet-2layer")])
         XCTAssertEqual(layers.status, 0, layers.stderr)

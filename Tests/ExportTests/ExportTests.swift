@@ -141,6 +141,21 @@ final class ExportTests: XCTestCase {
         XCTAssertLessThan(second[0], 0.3)
     }
 
+    /// Words so confident that their log-probability maps are faint are named in the
+    /// report with the advice to explain the logit; others, and other scores, are not.
+    func testReportNamesFaintWords() throws {
+        var doc = captionDocument(labels: ["a", "red", "circle"])
+        let plain = reportHTML(doc, pictures: try ReportPictures(doc, displays(doc), attention: nil, Painter(doc)))
+        XCTAssertFalse(plain.contains("--score logit"))
+        doc.logprobs = [-3e-7, -0.5, -2e-5]
+        let faint = reportHTML(doc, pictures: try ReportPictures(doc, displays(doc), attention: nil, Painter(doc)))
+        XCTAssertTrue(faint.contains("<p class=\"note\">a, circle: log p &gt; -0.0001"), faint)
+        XCTAssertTrue(faint.contains("--score logit explains the same evidence unscaled"))
+        doc.score = .logit
+        XCTAssertFalse(reportHTML(doc, pictures: try ReportPictures(doc, displays(doc), attention: nil, Painter(doc)))
+            .contains("--score logit"))
+    }
+
     func testOverlaysAreTheMapsOverTheOriginalImageAtItsSize() throws {
         let out = dir + "/out"
         let doc = captionDocument(labels: ["red", "what's", "a/b"])
