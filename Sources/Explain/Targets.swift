@@ -23,13 +23,13 @@ public enum ScoreKind: String, CaseIterable, Sendable {
     /// beside other words' maps, blank-looking under `--normalize sequence` or `none`.
     public static let faintLogProb: Float = -1e-4
 
-    /// Entries whose map is faint for this score: confident words' log-probabilities.
+    /// For each log-probability (none without them), whether its map is faint for this
+    /// score: only a confident word's log-probability is.
     public func faint(logProbs: [Float]?) -> [Bool] {
-        guard self == .logprob, let logProbs else { return logProbs.map { $0.map { _ in false } } ?? [] }
-        return logProbs.map { $0 > Self.faintLogProb }
+        (logProbs ?? []).map { self == .logprob && $0 > Self.faintLogProb }
     }
 
-    /// What to tell a user about faint maps, or nil when there are none.
+    /// What to tell a user about faint maps.
     public static let faintNote = "log p > -0.0001: the word is so confident that the gradient of its log-probability is "
         + "(1 − p) ≤ 1e-4 times its logit's, so its map is faint beside the others (blank-looking with --normalize "
         + "sequence or none); --score logit explains the same evidence unscaled"

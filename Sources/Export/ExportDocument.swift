@@ -88,11 +88,11 @@ public struct ExportDocument {
     /// attention VQA models: each entry's glimpses [T, G, h, w]
     /// (export-format extension: attention.npy).
     public var attention: Tensor?
+    /// Extra rows for the report's settings table (e.g. the command line), in order.
+    public var reportSettings: [(name: String, value: String)]
 
     /// The attention maps of each entry: one for a captioner, G glimpses for VQA.
     var attentionMapsPerEntry: Int { attention.map { $0.rank == 4 ? $0.shape[1] : 1 } ?? 0 }
-    /// Extra rows for the report's settings table (e.g. the command line), in order.
-    public var reportSettings: [(name: String, value: String)]
 
     public init(task: Task, imagePath: String, image: RGBImage, modelPath: String, weightsSHA256: String,
                 explanation: Explanation, score: ScoreKind, counterfactual: Bool = false,
