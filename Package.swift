@@ -12,7 +12,7 @@ let package = Package(
         .executable(name: "gradcam", targets: ["gradcam"]),
         .library(name: "Tensor", targets: ["Tensor"]),
         // The libraries the fuzz harnesses in Fuzz/ (a package of their own) call.
-        .library(name: "GradCAMKit", targets: ["Imaging", "NN", "Models", "Text", "ShapesWorld"]),
+        .library(name: "GradCAMKit", targets: ["Imaging", "NN", "Models", "Text", "ShapesWorld", "TorchFiles"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -39,10 +39,15 @@ let package = Package(
         .target(name: "AtomicOutput"),
         .target(name: "NN", dependencies: ["Tensor", "AtomicOutput"]),
         .target(name: "Text", dependencies: ["CUTF8Proc"]),
+        // PyTorch's own files (torch.save's zip and legacy layouts, pickles), read without executing them.
+        .target(name: "TorchFiles", dependencies: ["NN", "Tensor"]),
         .target(name: "Models", dependencies: ["NN", "Text", "Imaging", "CProcess", "AtomicOutput",
                                                .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "ShapesWorld", dependencies: ["Imaging", "Text", "Tensor", "AtomicOutput"]),
         .target(name: "Training", dependencies: ["Models", "ShapesWorld"]),
+        // `gradcam import`: other codebases' checkpoints as model directories.
+        .target(name: "Importers", dependencies: ["Models", "TorchFiles", "AtomicOutput",
+                                                  .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Decoding", dependencies: ["Models"]),
         .target(name: "Explain", dependencies: ["Decoding"]),
         // Task and grounding scores on a split with instance masks (ShapesWorld's or COCO's).
@@ -51,8 +56,8 @@ let package = Package(
         .target(name: "Imaging", dependencies: ["CCodecs"]),
 
         .executableTarget(name: "gradcam", dependencies: [
-            "Export", "Evaluation", "Explain", "Decoding", "Training", "ShapesWorld", "Models", "Imaging", "Text", "Tensor",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Export", "Evaluation", "Explain", "Decoding", "Training", "Importers", "ShapesWorld", "Models", "Imaging", "Text",
+            "Tensor", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .executableTarget(name: "gradcam-bench", dependencies: [
@@ -62,11 +67,15 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "CBLAS"], exclude: ["Fixtures"]),
         .testTarget(name: "NNTests", dependencies: ["NN"]),
         .testTarget(name: "TextTests", dependencies: ["Text"]),
+        .testTarget(name: "TorchFilesTests", dependencies: ["TorchFiles"], exclude: ["Fixtures/make_torch_files.py"],
+                    resources: [.copy("Fixtures")]),
         .testTarget(name: "ModelsTests", dependencies: ["Models"], exclude: ["Fixtures"]),
         .testTarget(name: "DecodingTests", dependencies: ["Decoding"]),
         .testTarget(name: "ExplainTests", dependencies: ["Explain"], exclude: ["Fixtures"]),
         .testTarget(name: "ShapesWorldTests", dependencies: ["ShapesWorld"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training"]),
+        .testTarget(name: "ImportersTests", dependencies: ["Importers", "Explain", "Imaging"], exclude: ["Fixtures/make_import_fixtures.py"],
+                    resources: [.copy("Fixtures")]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"]),
         .testTarget(name: "ExportTests", dependencies: ["Export", "AtomicOutput"]),
         .testTarget(name: "CommandTests", dependencies: ["gradcam"]),

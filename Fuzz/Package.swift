@@ -11,7 +11,7 @@ import PackageDescription
 // folder it is checked out in, so it is computed rather than spelled out.
 let mainPackage = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().lastPathComponent
 
-let harnesses = ["fuzz-jpeg", "fuzz-png", "fuzz-safetensors", "fuzz-config", "fuzz-tokenizer", "fuzz-coco", "fuzz-vqa"]
+let harnesses = ["fuzz-jpeg", "fuzz-png", "fuzz-safetensors", "fuzz-config", "fuzz-tokenizer", "fuzz-coco", "fuzz-vqa", "fuzz-torch"]
 
 let package = Package(
     name: "gradcam-fuzz",

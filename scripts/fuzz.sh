@@ -16,7 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${FUZZ_SECONDS:-20}"
-all=(fuzz-jpeg fuzz-png fuzz-safetensors fuzz-config fuzz-tokenizer fuzz-coco fuzz-vqa)
+all=(fuzz-jpeg fuzz-png fuzz-safetensors fuzz-config fuzz-tokenizer fuzz-coco fuzz-vqa fuzz-torch)
 if [ $# -gt 0 ]; then harnesses=("$@"); else harnesses=("${all[@]}"); fi
 
 # Debug builds: the fuzzer's coverage is clearest without optimisation. SwiftPM's --sanitize

@@ -11,8 +11,8 @@ public struct Preprocessing: Equatable, Sendable {
     public enum ResizeMode: String, Sendable {
         /// Bilinear to exactly width×height; the aspect ratio may change.
         case stretch
-        /// Bilinear so the shorter side equals max(width, height), keeping the
-        /// aspect ratio, then the central width×height region.
+        /// Bilinear so the shorter side equals max(width, height) (or
+        /// `shorterSide`), keeping the aspect ratio, then the central width×height region.
         case centerCrop = "center-crop"
     }
 
@@ -22,9 +22,12 @@ public struct Preprocessing: Equatable, Sendable {
     /// Per-channel mean and standard deviation, RGB order, on the [0, 1] scale.
     public let mean: [Float]
     public let std: [Float]
+    /// "center-crop": the shorter side before the crop (torchvision's
+    /// `Resize(S)` then `CenterCrop`); nil means max(width, height).
+    public let shorterSide: Int?
 
     /// Validates the description, since it comes from a config file.
-    public init(width: Int, height: Int, resize: ResizeMode, mean: [Float], std: [Float]) throws {
+    public init(width: Int, height: Int, resize: ResizeMode, mean: [Float], std: [Float], shorterSide: Int? = nil) throws {
         guard width > 0, height > 0 else {
             throw ImageError.invalidPreprocessing(reason: "width and height must be positive, got \(width)x\(height)")
         }
@@ -39,6 +42,12 @@ public struct Preprocessing: Equatable, Sendable {
         self.resize = resize
         self.mean = mean
         self.std = std
+        if let shorterSide {
+            guard resize == .centerCrop, shorterSide >= max(width, height) else {
+                throw ImageError.invalidPreprocessing(reason: "resize_to (\(shorterSide)) needs \"center-crop\" and at least the input's larger side (\(max(width, height)))")
+            }
+        }
+        self.shorterSide = shorterSide
     }
 
     /// What about `image` is far from what a model with this input saw, in
@@ -76,7 +85,7 @@ public struct Preprocessing: Equatable, Sendable {
         case .stretch:
             return (width, height)
         case .centerCrop:
-            let side = max(width, height)
+            let side = shorterSide ?? max(width, height)
             if image.width <= image.height {
                 return (side, Int(Double(side * image.height) / Double(image.width)))
             }

@@ -24,6 +24,14 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         public var resize: Resize
         public var mean: [Float]
         public var std: [Float]
+        /// "center-crop": the shorter side before the crop (pytorch-vqa: 512 for a 448 crop);
+        /// absent: the input's larger side. An extension of the spec.
+        public var resizeTo: Int?
+
+        enum CodingKeys: String, CodingKey {
+            case width, height, resize, mean, std
+            case resizeTo = "resize_to"
+        }
     }
 
     /// One entry of a `vgg` cfg list: a 3×3 convolution's width, or "M" (a max pool).
@@ -185,12 +193,17 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     /// The CAM method every command uses by default for this model (e.g.
     /// "layercam"); nil means Grad-CAM. Checked against the methods by `Explain`.
     public var explainMethod: String?
+    /// An imported model's module paths in the code it came from, by prefix
+    /// (`"encoder.resnet.7": "backbone.layer4"`, `"decoder.": ""`): `layers`
+    /// lists those names and `--layer` accepts them (`ModelDirectory.layerName`).
+    public var originalNames: [String: String]?
 
     enum CodingKeys: String, CodingKey {
         case format, task, input, backbone, decoder, fusion
         case questionEncoder = "question_encoder"
         case explainLayer = "explain_layer"
         case explainMethod = "explain_method"
+        case originalNames = "original_names"
     }
 
     public static let formatName = "gradcam-model/1"

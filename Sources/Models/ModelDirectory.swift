@@ -172,7 +172,7 @@ public struct ModelDirectory {
         do {
             return try Preprocessing(width: config.input.width, height: config.input.height,
                                      resize: config.input.resize.mode,
-                                     mean: config.input.mean, std: config.input.std)
+                                     mean: config.input.mean, std: config.input.std, shorterSide: config.input.resizeTo)
         } catch {
             throw ConfigError(file: file, "\"input\": \(error)")
         }
@@ -235,6 +235,30 @@ public struct ModelDirectory {
         case let .vqa(m, _, _): return "backbone." + m.backbone.defaultExplainLayer
         case let .classification(m, _): return m.network.defaultExplainLayer
         }
+    }
+
+    /// The model's own name for a layer given by its name in the original
+    /// code (`encoder.resnet.7` → `backbone.layer4`, config `original_names`);
+    /// any other name is returned as it is.
+    public func layerName(_ name: String) -> String {
+        Self.rename(name, config.originalNames ?? [:])
+    }
+
+    /// A layer's name in the original code of an imported model, else its own.
+    public func originalName(_ layer: String) -> String {
+        Self.rename(layer, Dictionary((config.originalNames ?? [:]).map { ($0.value, $0.key) }) { a, _ in a })
+    }
+
+    /// Replaces the longest prefix of `name` that `prefixes` maps, matched at a
+    /// dot (a key ending in "." matches what follows it; "" matches every name).
+    private static func rename(_ name: String, _ prefixes: [String: String]) -> String {
+        let matches = prefixes.filter { key, _ in
+            key.isEmpty || (key.hasSuffix(".") ? name.hasPrefix(key) : (name == key || name.hasPrefix(key + ".")))
+        }
+        guard let (key, value) = matches.max(by: { $0.key.count < $1.key.count }) else { return name }
+        let rest = name.dropFirst(key.count)
+        if value.isEmpty, rest.hasPrefix(".") { return String(rest.dropFirst()) }
+        return value + rest
     }
 
     /// The model input [1, 3, H, W] for an image.

@@ -152,12 +152,13 @@ public enum Safetensors {
         return out
     }
 
-    enum DType: String {
+    /// An element type of a tensor file (also PyTorch's storages, read by TorchFiles).
+    public enum DType: String, Sendable {
         case f32 = "F32", f16 = "F16", bf16 = "BF16", f64 = "F64"
         /// Integer tensors of a state_dict, such as batch norm's num_batches_tracked.
         case i64 = "I64", i32 = "I32"
 
-        var size: Int {
+        public var size: Int {
             switch self {
             case .f32, .i32: return 4
             case .f16, .bf16: return 2
@@ -165,7 +166,8 @@ public enum Safetensors {
             }
         }
 
-        func widen(_ bytes: UnsafeRawBufferPointer, into dst: UnsafeMutablePointer<Float>) {
+        /// Converts the whole elements in `bytes` (little-endian) to Float32.
+        public func widen(_ bytes: UnsafeRawBufferPointer, into dst: UnsafeMutablePointer<Float>) {
             let n = bytes.count / size
             switch self {
             case .f32:

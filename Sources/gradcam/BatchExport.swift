@@ -242,7 +242,7 @@ struct BatchExport: ParsableCommand {
         let task = dir.config.task
         let score = flags.score(for: task)
         var now: [(String, String)] = [
-            ("model", dir.weightsSHA256), ("method", flags.method(for: dir).rawValue), ("layer", flags.layer ?? dir.explainLayer),
+            ("model", dir.weightsSHA256), ("method", flags.method(for: dir).rawValue), ("layer", flags.layer.map(dir.layerName) ?? dir.explainLayer),
             ("score", score.rawValue), ("counterfactual", "\(flags.counterfactual)"), ("normalize", flags.normalize.rawValue),
         ]
         var then: [String: String] = [

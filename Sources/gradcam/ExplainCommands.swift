@@ -17,7 +17,7 @@ struct ExplainFlags: ParsableArguments {
                                + "(default: the model's explain_method, else gradcam; see `gradcam models`)."))
     var method: Method?
 
-    @Option(help: "The layer to explain, by dotted name (default: the model's explain_layer; see `gradcam layers MODEL`).")
+    @Option(help: "The layer to explain, by dotted name, or by its name in the original code for an imported model (default: the model's explain_layer; see `gradcam layers MODEL`).")
     var layer: String?
 
     @Option(help: "The scalar differentiated: logprob, logit or prob (default: logprob for captions, logit otherwise).")
@@ -74,7 +74,7 @@ struct ExplainFlags: ParsableArguments {
     func method(for model: ModelDirectory) -> Method { method ?? model.defaultMethod }
 
     func options(for model: ModelDirectory) -> ExplainOptions {
-        ExplainOptions(method: method(for: model), layer: layer, counterfactual: counterfactual, normalize: normalize)
+        ExplainOptions(method: method(for: model), layer: layer.map(model.layerName), counterfactual: counterfactual, normalize: normalize)
     }
 }
 
@@ -157,9 +157,11 @@ func shellQuoted(_ argument: String) -> String {
 
 func peakText(_ peak: [Int]) -> String { peak.count == 2 ? "(\(peak[0]), \(peak[1]))" : "-" }
 
-/// Where a peak is: "(row, column) of LAYER's h×w map".
-func peakPlace(_ e: Explanation) -> String {
-    e.layerSize.map { "(row, column) of \(e.layer)'s \($0.height)×\($0.width) map" } ?? "at \(e.layer)"
+/// Where a peak is: "(row, column) of LAYER's h×w map", the layer by its
+/// name in the model's original code (an imported model's).
+func peakPlace(_ e: Explanation, _ dir: ModelDirectory) -> String {
+    let layer = dir.originalName(e.layer)
+    return e.layerSize.map { "(row, column) of \(layer)'s \($0.height)×\($0.width) map" } ?? "at \(layer)"
 }
 
 /// Said after a table when nothing was written: the maps need --out.
@@ -222,7 +224,7 @@ struct Caption: ParsableCommand {
         }
         guard let out = flags.out, sequences.count > 1 else {
             for s in sequences {
-                if !flags.quiet && !flags.json { printCaption(s) }
+                if !flags.quiet && !flags.json { printCaption(s, dir) }
                 try emit(s, task: .captioning, image: loaded, model: dir, flags: flags, score: score, out: flags.out)
             }
             outHint(flags)
@@ -231,7 +233,7 @@ struct Caption: ParsableCommand {
         // With --nbest, OUT holds one export per hypothesis, OUT/beam-0, OUT/beam-1, …, all written at once.
         var docs: [(name: String, doc: ExportDocument)] = []
         for (k, s) in sequences.enumerated() {
-            if !flags.quiet && !flags.json { printCaption(s) }
+            if !flags.quiet && !flags.json { printCaption(s, dir) }
             let doc = try exportDocument(s, task: .captioning, image: loaded, model: dir, flags: flags, score: score)
             if flags.json { print(try manifestJSON(doc)) }
             docs.append(("beam-\(k)", doc))
@@ -242,7 +244,7 @@ struct Caption: ParsableCommand {
         }
     }
 
-    func printCaption(_ s: ExplainedSequence) {
+    func printCaption(_ s: ExplainedSequence, _ dir: ModelDirectory) {
         let text = s.text ?? ""
         print(Terminal.bold(text.isEmpty ? "(empty caption)" : text))
         if let b = s.beam {
@@ -252,7 +254,7 @@ struct Caption: ParsableCommand {
         guard !e.entries.isEmpty else { print("  nothing to explain"); return }
         let width = max(6, e.entries.map(\.label.count).max() ?? 4)
         print(Terminal.dim("  #  " + "word".padding(toLength: width, withPad: " ", startingAt: 0)
-            + "    log p  \(flags.score.map { $0.rawValue + "   " } ?? "")peak \(peakPlace(e))"))
+            + "    log p  \(flags.score.map { $0.rawValue + "   " } ?? "")peak \(peakPlace(e, dir))"))
         let faint = flags.score(for: .captioning).faint(logProbs: s.logProbs)
         for (i, entry) in e.entries.enumerated() {
             let lp = s.logProbs.map { String(format: "%8.3f", $0[i]) } ?? "       -"
@@ -303,7 +305,7 @@ struct VQA: ParsableCommand {
         let loaded = try LoadedImage(path: image, model: dir, quiet: flags.quiet)
         let read = try task.read(question)
         for warning in read.warnings(maxLength: dir.config.questionEncoder!.maxLength) { Terminal.warn(warning) }
-        for warning in task.layerWarnings(layer: flags.layer, method: flags.method(for: dir)) { Terminal.warn(warning) }
+        for warning in task.layerWarnings(layer: flags.layer.map(dir.layerName), method: flags.method(for: dir)) { Terminal.warn(warning) }
         let score = flags.score(for: .vqa)
         let s = try task.explain(image: loaded.input, question: read, answer: answer, top: top, score: score,
                                  options: flags.options(for: dir))
@@ -318,7 +320,7 @@ struct VQA: ParsableCommand {
                     .padding(toLength: 14, withPad: " ", startingAt: 0) + " " + Terminal.green(bar))
             }
             for entry in s.explanation.entries {
-                print("explained: \(entry.label)  \(score.rawValue) \(String(format: "%.3f", entry.score))  peak \(peakText(entry.peak)), \(peakPlace(s.explanation))")
+                print("explained: \(entry.label)  \(score.rawValue) \(String(format: "%.3f", entry.score))  peak \(peakText(entry.peak)), \(peakPlace(s.explanation, dir))")
             }
         }
         try emit(s, task: .vqa, image: loaded, model: dir, flags: flags, score: score, question: read, out: flags.out)
@@ -357,7 +359,7 @@ struct Classify: ParsableCommand {
         if !flags.quiet && !flags.json {
             for (entry, p) in zip(s.explanation.entries, s.probabilities ?? []) {
                 print(String(format: "%6.1f%%  ", p * 100) + entry.label.padding(toLength: 16, withPad: " ", startingAt: 0)
-                    + "  peak \(peakText(entry.peak)), \(peakPlace(s.explanation))")
+                    + "  peak \(peakText(entry.peak)), \(peakPlace(s.explanation, dir))")
             }
         }
         try emit(s, task: .classification, image: loaded, model: dir, flags: flags, score: score, out: flags.out)

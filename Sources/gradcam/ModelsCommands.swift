@@ -53,7 +53,8 @@ struct Layers: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List every layer of a model with its output shape, to choose --layer.",
         discussion: """
-            Names are PyTorch's dotted module paths. Layers computed from the image with a spatial \
+            Names are PyTorch's dotted module paths (for an imported model, those of the code it \
+            came from). Layers computed from the image with a spatial \
             output [N, C, h, w] can be explained by CAM methods; the others say why not. The layer \
             explained by default is marked with *.
             """)
@@ -74,7 +75,8 @@ struct Layers: ParsableCommand {
             _ = m.answerLogits(imageFeature: m.imageFeature(input, image), question: m.questionVector([0], rest), rest)
         case let .classification(m, _): _ = m.logits(input, image)
         }
-        let width = names.map(\.count).max() ?? 10
+        // An imported model's layers go by their names in the code it came from.
+        let width = names.map { dir.originalName($0).count }.max() ?? 10
         for (name, module) in root.namedModules() where !name.isEmpty {
             let shape: String
             if let a = image.captured[name] {
@@ -90,7 +92,7 @@ struct Layers: ParsableCommand {
                 shape = "(not computed from the image: no map)"
             }
             let mark = name == dir.explainLayer ? " *" : ""
-            print(name.padding(toLength: width + 2, withPad: " ", startingAt: 0)
+            print(dir.originalName(name).padding(toLength: width + 2, withPad: " ", startingAt: 0)
                 + String(describing: type(of: module)).padding(toLength: 20, withPad: " ", startingAt: 0) + shape + mark)
         }
     }

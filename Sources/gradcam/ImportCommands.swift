@@ -1,0 +1,63 @@
+import ArgumentParser
+import Foundation
+import Importers
+
+/// `gradcam import FAMILY …`: a checkpoint of another codebase as a model directory.
+struct Import: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Turn a PyTorch checkpoint of a known captioning or VQA codebase into a model directory.",
+        discussion: """
+            The files are read as PyTorch wrote them (torch.save's zip or legacy layout, pickled \
+            modules and vocabularies) without running Python and without executing anything in them: \
+            only tensors, dicts and plain values are rebuilt, and a file that names a function such as \
+            os.system is refused. The model directory written (config.json, weights.safetensors, the \
+            vocabulary files, MODEL_CARD.md with the source files' SHA-256) is used by caption, vqa, \
+            layers, export and eval unchanged; `gradcam layers` shows the original module paths, which \
+            --layer accepts.
+
+            Examples:
+              gradcam import show-attend-tell --checkpoint BEST_checkpoint_coco_5_cap_per_img_5_min_word_freq.pth.tar \\
+                  --word-map WORDMAP_coco_5_cap_per_img_5_min_word_freq.json --out models/sat-coco
+              gradcam import pytorch-vqa --checkpoint logs/2017-08-04_00.55.19.pth --backbone resnet152.pth --out models/vqa
+            """,
+        subcommands: [ShowAttendTell.self, PyTorchVQA.self])
+
+    struct Output: ParsableArguments {
+        @Option(help: "The model directory to write.") var out: String
+        @Flag(help: "Replace --out if it is an earlier model directory.") var force = false
+    }
+
+    struct ShowAttendTell: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "show-attend-tell",
+            abstract: "sgrvinod/a-PyTorch-Tutorial-to-Image-Captioning: Show, Attend and Tell on a ResNet.")
+
+        @Option(help: "BEST_checkpoint_*.pth.tar as train.py saves it (pickled encoder and decoder).") var checkpoint: String
+        @Option(help: "WORDMAP_*.json as create_input_files.py writes it.") var wordMap: String
+        @OptionGroup var output: Output
+
+        func run() throws {
+            try write(ImportedModel.showAttendTell(checkpoint: checkpoint, wordMap: wordMap), output)
+        }
+    }
+
+    struct PyTorchVQA: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "pytorch-vqa",
+            abstract: "Cyanogenoid/pytorch-vqa: Show, Ask, Attend and Answer, with the ResNet its features came from.")
+
+        @Option(help: "The *.pth train.py saves ({'weights', 'vocab', …}).") var checkpoint: String
+        @Option(help: "The ResNet's own checkpoint (a torchvision state_dict, e.g. resnet152-*.pth).") var backbone: String
+        @OptionGroup var output: Output
+
+        func run() throws {
+            try write(ImportedModel.pytorchVQA(checkpoint: checkpoint, backbone: backbone), output)
+        }
+    }
+
+    static func write(_ model: ImportedModel, _ output: Output) throws {
+        try model.write(to: output.out, force: output.force)
+        print("imported \(model.family) into \(output.out)")
+        for fact in model.facts { print("  " + fact) }
+    }
+}
