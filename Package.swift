@@ -61,7 +61,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .executableTarget(name: "gradcam-bench", dependencies: [
-            "Tensor", "Models", "Explain", "Export", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Tensor", "Models", "Explain", "Export", "TorchFiles", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "CBLAS"], exclude: ["Fixtures"]),

@@ -55,6 +55,7 @@ SCENARIOS = {
     "vqa-gradcam": ["usual", "best"],
     "caption-guided": ["usual", "best"],
     "load": ["load"],
+    "torch-load": ["torch.load"],
 }
 
 
@@ -619,6 +620,37 @@ def run_variant(ws, scenario, variant, quick):
         run_caption_guided(ws, variant, quick)
     elif scenario == "load":
         run_load(ws, variant, quick)
+    elif scenario == "torch-load":
+        run_torch_load(ws, variant, quick)
+
+
+def run_torch_load(ws, variant, quick):
+    """A checkpoint in torch.save's legacy layout as sgrvinod's tutorial's encoder holds
+    it (a ResNet-101 as `resnet.N`, 179 MB), written here once for both sides, then read
+    by torch.load with weights_only (its allowlisting unpickler, the safe way)."""
+    import collections
+    import torch
+    import torchvision
+    path = os.path.join(ws.dir, "inputs", "resnet101-legacy.pth.tar")
+    if not os.path.exists(path):
+        model = torchvision.models.resnet101(weights=None)
+        children = ["conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4"]
+        state = collections.OrderedDict()
+        for name, t in model.state_dict().items():
+            head, rest = name.split(".", 1)
+            if head in children:
+                state[f"resnet.{children.index(head)}.{rest}"] = t
+        torch.save({"epoch": 1, "encoder": state}, path + ".partial", _use_new_zipfile_serialization=False)
+        os.replace(path + ".partial", path)
+    reset_peak()
+
+    def read():
+        with open(path, "rb") as f:
+            f.read()
+    _, tr = measure(read, quick)
+    _, ts = measure(lambda: torch.load(path, weights_only=True), quick)
+    emit("torch-load", variant, ts, peak_mb(), metrics={"read_ms": median(tr) * 1e3,
+                                                        "file_mb": os.path.getsize(path) / 1e6})
 
 
 def main():

@@ -158,6 +158,10 @@ struct Report {
         }
         let load = ours("load", "load")
         add("load 100 MB checkpoint beyond reading the file ≪ 1 s (wall)", metric(load, "beyond_read_ms"), "%.0f ms") { $0 < 1000 }
+        let torchLoad = ours("torch-load", "torch-load")
+        add("read a 179 MB legacy torch.save checkpoint ≤ 1.5× reading the file", metric(torchLoad, "load_to_read"), "%.2f×") { $0 <= 1.5 }
+        add("  the same against torch.load(weights_only=True)",
+            torchLoad?.median_ms.flatMap { o in torch("torch-load", "torch.load")?.median_ms.map { o / $0 } }, "%.2f×") { $0 <= 1 }
         add("beam search k=5 < 2× greedy (wall)", metric(ours("beam", "decode"), "ratio"), "%.2f×") { $0 < 2 }
         add("beam search k=5 < 2× greedy (CPU time)", metric(ours("beam", "decode"), "cpu_ratio"), "%.2f×") { $0 < 2 }
         let cap = ours("caption-gradcam", "one-pass")?.median_ms, aux = ours("caption-gradcam", "aux")

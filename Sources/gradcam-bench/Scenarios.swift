@@ -11,6 +11,7 @@ import Models
 import NN
 import Tensor
 import Text
+import TorchFiles
 
 struct Scenario {
     let name: String
@@ -21,6 +22,9 @@ struct Scenario {
     let variants: [String]
     /// Whether scripts/bench_pytorch.py has this scenario.
     let pytorch: Bool
+    /// Whether the PyTorch side writes the input this scenario reads (a torch.save
+    /// checkpoint), and so runs first.
+    var pytorchFirst = false
     let run: (Bench, String) throws -> RunResult
 }
 
@@ -52,6 +56,8 @@ nonisolated(unsafe) let scenarios: [Scenario] = [
              pytorch: false, run: runBeam),
     Scenario(name: "load", title: "load ResNet-50 checkpoint", models: [.resnet50], variants: ["load"],
              pytorch: true, run: runLoad),
+    Scenario(name: "torch-load", title: "read a 179 MB legacy torch.save checkpoint", models: [], variants: ["torch-load"],
+             pytorch: true, pytorchFirst: true, run: runTorchLoad),
     Scenario(name: "jpeg", title: "12 MP JPEG decode, resize", models: [], variants: ["jpeg"], pytorch: false, run: runJPEG),
     Scenario(name: "export", title: "export 16 tokens, 640×480", models: [], variants: ["export"], pytorch: false,
              run: runExport),
@@ -413,6 +419,29 @@ func runLoad(_ b: Bench, _ variant: String) throws -> RunResult {
                                "build_for_loading_ms": median(build) * 1e3,
                                "beyond_read_ms": (median(load) - median(read)) * 1e3, "file_mb": size / 1e6,
                                "read_cpu_ms": readCPU, "load_cpu_ms": loadCPU, "beyond_read_cpu_ms": loadCPU - readCPU])
+}
+
+/// The checkpoint scripts/bench_pytorch.py writes in torch.save's legacy layout
+/// (sgrvinod's encoder: a ResNet-101 as `resnet.N`), read whole: every tensor
+/// in memory as Float32, beside the time to read the file's bytes.
+func runTorchLoad(_ b: Bench, _ variant: String) throws -> RunResult {
+    let path = b.ws.inputs + "/resnet101-legacy.pth.tar"
+    guard FileManager.default.fileExists(atPath: path) else {
+        var r = RunResult(scenario: "torch-load", variant: variant)
+        r.error = "\(path) is written by scripts/bench_pytorch.py: run this scenario with PyTorch installed once"
+        return r
+    }
+    let size = Double((try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0)
+    Memory.resetPeak()
+    let read = try measure(b.p) { _ = try Data(contentsOf: URL(fileURLWithPath: path)) }
+    var count = 0
+    let load = try measure(b.p) {
+        let checkpoint = try TorchCheckpoint(path: path)
+        count = try checkpoint.stateDict(of: checkpoint.pickle.root).values.reduce(0) { $0 + $1.count }
+    }
+    return RunResult(scenario: "torch-load", variant: variant, times: load, peak: Memory.peakMB(),
+                     metrics: ["read_ms": median(read) * 1e3, "file_mb": size / 1e6, "values": Double(count),
+                               "load_to_read": median(load) / median(read)])
 }
 
 /// A 12-megapixel photo-like JPEG (smooth gradients, edges and noise), made once.

@@ -165,26 +165,31 @@ func runBench(_ o: Options) throws {
     var all: [RunResult] = []
     let start = Date()
     for s in selected {
-        for v in s.variants {
-            log("\(s.name) / \(v) …")
-            let run = runCollecting(me, ["--child", s.name, v, "--models", dir, "--threads", "\(o.threads)"] + (o.quick ? ["--quick"] : []))
-            if run.results.isEmpty {
-                var r = RunResult(scenario: s.name, variant: v)
-                r.error = "the child process exited with status \(run.status) and no result"
-                all.append(r)
+        func runOurs() {
+            for v in s.variants {
+                log("\(s.name) / \(v) …")
+                let run = runCollecting(me, ["--child", s.name, v, "--models", dir, "--threads", "\(o.threads)"] + (o.quick ? ["--quick"] : []))
+                if run.results.isEmpty {
+                    var r = RunResult(scenario: s.name, variant: v)
+                    r.error = "the child process exited with status \(run.status) and no result"
+                    all.append(r)
+                }
+                all += run.results
             }
-            all += run.results
         }
-        if s.pytorch, let python, let script {
-            log("\(s.name) / PyTorch …")
-            let run = runCollecting(python, [script, "--models", dir, "--scenario", s.name, "--threads", "\(o.threads)"] + (o.quick ? ["--quick"] : []))
-            if run.results.isEmpty {
-                var r = RunResult(scenario: s.name, variant: "?", side: "pytorch")
-                r.error = "bench_pytorch.py exited with status \(run.status) and no result"
-                all.append(r)
+        func runPyTorch() {
+            if s.pytorch, let python, let script {
+                log("\(s.name) / PyTorch …")
+                let run = runCollecting(python, [script, "--models", dir, "--scenario", s.name, "--threads", "\(o.threads)"] + (o.quick ? ["--quick"] : []))
+                if run.results.isEmpty {
+                    var r = RunResult(scenario: s.name, variant: "?", side: "pytorch")
+                    r.error = "bench_pytorch.py exited with status \(run.status) and no result"
+                    all.append(r)
+                }
+                all += run.results
             }
-            all += run.results
         }
+        if s.pytorchFirst { runPyTorch(); runOurs() } else { runOurs(); runPyTorch() }
         for r in all where r.scenario == s.name {
             if let e = r.error { log("\(s.name) / \(r.side) \(r.variant): ERROR \(e)") }
             if let c = r.check, c.hasPrefix("FAIL") { log("\(s.name) / \(r.side) \(r.variant): \(c)") }
