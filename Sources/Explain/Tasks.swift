@@ -145,13 +145,17 @@ public struct VQATask {
     }
 
     /// Why maps at `layer` (nil: the model's explain_layer) mislead with a
-    /// method that weighs activations by gradients, if they do.
+    /// method that weighs activations by gradients cell by cell, if they do.
     public func layerWarnings(layer: String?, method: Method) -> [String] {
         let layer = layer ?? model.explainLayer
-        guard method.hasLayerMap, method != .eigencam, method != .scorecam, layer == vqa.cellNormalizedLayer else { return [] }
+        // Grad-CAM, Grad-CAM++ and XGrad-CAM weigh channels by gradients pooled over the cells,
+        // which the invariance does not cancel; the per-cell products of these two it does.
+        guard method == .hirescam || method == .layercam, layer == vqa.cellNormalizedLayer else { return [] }
+        let consequence = method == .hirescam ? "the hirescam map there is rounding noise"
+            : "the layercam map there keeps only the positive half of a zero sum"
         return ["the model divides each cell of \(layer) by its length (v / ‖v‖) before attending, so the answer ignores "
-                + "how strongly a cell is active there: gradient × activation is zero in every cell and the \(method.rawValue) "
-                + "map shows rounding noise; explain a layer below it (`gradcam layers` lists them)"]
+                + "how strongly a cell is active there: gradient × activation is zero in every cell and \(consequence); "
+                + "explain a layer below it (`gradcam layers` lists them), or use gradcam"]
     }
 
     /// All answers' probabilities [A] for the image and question.

@@ -78,6 +78,7 @@ final class AttentionVQATests: XCTestCase {
         XCTAssertEqual(task.layerWarnings(layer: "adaptive_pool", method: .layercam).count, 1)
         XCTAssertTrue(task.layerWarnings(layer: "adaptive_pool", method: .hirescam)[0].contains("gradient × activation is zero"))
         XCTAssertEqual(task.layerWarnings(layer: "adaptive_pool", method: .eigencam), [])
+        XCTAssertEqual(task.layerWarnings(layer: "adaptive_pool", method: .gradcam), [], "channel weights pool the gradients over cells")
         XCTAssertEqual(task.layerWarnings(layer: nil, method: .gradcam), [], "the fixture explains \(expected.layer)")
         let (unpooled, _, _) = try load("saaa-resnet18")
         XCTAssertEqual(unpooled.vqa.cellNormalizedLayer, "backbone.layer4")
