@@ -76,9 +76,12 @@ public struct CaptionerStepper: CaptionStepper {
         self.specialTokens = specialTokens
     }
 
-    /// The special tokens of the captioner's vocabulary (`<start>`, `<pad>` masked).
+    /// The special tokens of the captioner's vocabulary (`<start>`, `<pad>` masked;
+    /// `<start>` proposed when the captioner predicts the first token from the image).
     public init(captioner: Captioner, vocabulary: Vocabulary, feature: Tensor) throws {
-        try self.init(captioner: captioner, feature: feature, specialTokens: SpecialTokens(vocabulary: vocabulary))
+        var special = try SpecialTokens(vocabulary: vocabulary)
+        if captioner.imageStepPredicts, let start = vocabulary.startID { special.masked.remove(start) }
+        try self.init(captioner: captioner, feature: feature, specialTokens: special)
     }
 
     public func start() -> (logProbs: [Float], state: DecoderState) {

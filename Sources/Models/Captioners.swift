@@ -9,6 +9,9 @@ public protocol Captioner: Module {
     /// The output layer: decoder outputs [N, H] → logits [N, V].
     var head: Linear { get }
     var startID: Int { get }
+    /// Whether the first token is predicted from the image alone and may be
+    /// `<start>` itself (`decoder.image_step_predicts`): search then proposes `<start>`.
+    var imageStepPredicts: Bool { get }
     /// One image's feature shape (without the batch axis): [F] for a vector,
     /// [C, h, w] for a map an attention decoder reads.
     var featureShape: [Int] { get }
@@ -16,8 +19,9 @@ public protocol Captioner: Module {
     /// The image features [B, …] for images [B, 3, H, W].
     func imageFeature(_ images: Tensor, _ ctx: ForwardContext) -> Tensor
 
-    /// The decoder state after reading the image and `<start>`, and the
-    /// log-probabilities of the first word [B, V]: where search begins.
+    /// The decoder state after reading the image and `<start>` (or the image
+    /// alone, when it predicts the first token), and the log-probabilities of
+    /// the first word [B, V]: where search begins.
     func start(_ feature: Tensor, _ ctx: ForwardContext) -> (logProbs: Tensor, state: DecoderState)
 
     /// One decoding step: each row's previous word in, log-probabilities [B, V] out.
@@ -57,6 +61,7 @@ public struct TeacherForced {
 
 extension Captioner {
     public var vocabularySize: Int { head.weight.value.shape[0] }
+    public var imageStepPredicts: Bool { false }
 
     /// Where an attention decoder looked for each of `words` in one image [1, 3, H, W]:
     /// the weights [n, h, w] over the map's cells (each sums to 1), taken before the
@@ -89,7 +94,9 @@ extension Captioner {
 
 /// Show and Tell (as neuraltalk2): the image vector, projected, is the LSTM's
 /// first input; then `<start>`, then the previous words; log-softmax of the head
-/// at every step after the image.
+/// at every step after the image. With `imageStepPredicts` (yunjey's
+/// pytorch-tutorial) the output after the image already scores the first token
+/// and no `<start>` is fed unless predicted.
 public final class ShowAndTell: Module, Captioner {
     public let backbone: Backbone
     public let imageProj: Linear
@@ -98,10 +105,12 @@ public final class ShowAndTell: Module, Captioner {
     public let head: Linear
     public let imageReLU: Bool
     public let startID: Int
+    public let imageStepPredicts: Bool
     public let featureShape: [Int]
 
     public init(config: ModelConfig, vocabularySize: Int, startID: Int, initializer: inout Initializer) {
         let d = config.decoder!
+        imageStepPredicts = d.imageStepPredicts ?? false
         backbone = makeBackbone(config.backbone, classes: nil, initializer: &initializer)
         let f = backbone.featureSize(input: (config.input.height, config.input.width))
         featureShape = [f]
@@ -133,7 +142,8 @@ public final class ShowAndTell: Module, Captioner {
 
     public func start(_ feature: Tensor, _ ctx: ForwardContext) -> (logProbs: Tensor, state: DecoderState) {
         let b = feature.shape[0]
-        let (_, afterImage) = lstm.step(imageInput(feature, ctx), lstm.zeroState(batch: b))
+        let (h, afterImage) = lstm.step(imageInput(feature, ctx), lstm.zeroState(batch: b))
+        if imageStepPredicts { return (head(h, ctx).logSoftmax(axis: 1), DecoderState(lstm: afterImage)) }
         return step(Array(repeating: startID, count: b), DecoderState(lstm: afterImage), ctx)
     }
 
@@ -146,11 +156,14 @@ public final class ShowAndTell: Module, Captioner {
                               _ ctx: ForwardContext) -> TeacherForced {
         let b = feature.shape[0], n = rows.first?.count ?? 0
         let x0 = imageInput(feature, ctx).unsqueezed(axis: 1)                // [B, 1, E]
-        let inputs = rows.flatMap { [startID] + $0.dropLast() }
-        let embedded = embed(inputs).reshaped([b, n, x0.shape[2]])
-        // Output position t is step t + 1: the image is step 0.
-        let (outputs, _) = lstm.sequence(Tensor.concat([x0, embedded], axis: 1), lengths: needed?.map { $0 + 1 })
-        return TeacherForced(hidden: outputs.slice(axis: 1, 1..<(n + 1)), attention: nil)  // [B, n, H]
+        // Output position t is step t + 1 (the image is step 0), or step t when the
+        // image's step predicts the first token.
+        let shift = imageStepPredicts ? 0 : 1
+        let inputs = rows.flatMap { (imageStepPredicts ? [] : [startID]) + $0.dropLast() }
+        let steps = max(n - 1 + shift, 0)
+        let sequence = steps == 0 ? x0 : Tensor.concat([x0, embed(inputs).reshaped([b, steps, x0.shape[2]])], axis: 1)
+        let (outputs, _) = lstm.sequence(sequence, lengths: needed?.map { $0 + shift })
+        return TeacherForced(hidden: outputs.slice(axis: 1, shift..<(n + shift)), attention: nil)  // [B, n, H]
     }
 }
 

@@ -128,12 +128,17 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         public var attention: AttentionKind?
         /// Show, Attend and Tell: dropout before `fc` in training (default 0.5).
         public var dropout: Float?
+        /// Show and Tell: the output after the image gives the first token, which is fed
+        /// back like any word (yunjey's pytorch-tutorial, trained to predict `<start>`
+        /// there); default false: that output is unused and `<start>` is fed.
+        public var imageStepPredicts: Bool?
 
         enum CodingKeys: String, CodingKey {
             case kind, embed, hidden, layers, attention, dropout
             case maxLength = "max_length"
             case imageActivation = "image_activation"
             case attentionDim = "attention_dim"
+            case imageStepPredicts = "image_step_predicts"
         }
 
         /// Show and Tell unless the config says otherwise.
@@ -383,6 +388,7 @@ extension ModelConfig {
             guard a > 0 && a <= 1 << 16 else { throw fail("\"decoder.attention_dim\" must be a positive size, got \(a)") }
             guard d.layers == 1 else { throw fail("\"decoder.layers\" must be 1 for a show-attend-tell decoder (one LSTMCell)") }
             if d.imageActivation != nil { throw fail("\"decoder.image_activation\" is for show-and-tell decoders") }
+            if d.imageStepPredicts != nil { throw fail("\"decoder.image_step_predicts\" is for show-and-tell decoders") }
             if let p = d.dropout, !(p >= 0 && p < 1) { throw fail("\"decoder.dropout\" must be in [0, 1), got \(p)") }
         }
     }

@@ -18,9 +18,11 @@ struct Import: ParsableCommand {
             Examples:
               gradcam import show-attend-tell --checkpoint BEST_checkpoint_coco_5_cap_per_img_5_min_word_freq.pth.tar \\
                   --word-map WORDMAP_coco_5_cap_per_img_5_min_word_freq.json --out models/sat-coco
+              gradcam import show-and-tell --encoder models/encoder-5-3000.pkl \\
+                  --decoder models/decoder-5-3000.pkl --vocab data/vocab.pkl --out models/show-and-tell
               gradcam import pytorch-vqa --checkpoint logs/2017-08-04_00.55.19.pth --backbone resnet152.pth --out models/vqa
             """,
-        subcommands: [ShowAttendTell.self, PyTorchVQA.self])
+        subcommands: [ShowAttendTell.self, ShowAndTell.self, PyTorchVQA.self])
 
     struct Output: ParsableArguments {
         @Option(help: "The model directory to write.") var out: String
@@ -38,6 +40,21 @@ struct Import: ParsableCommand {
 
         func run() throws {
             try write(ImportedModel.showAttendTell(checkpoint: checkpoint, wordMap: wordMap), output)
+        }
+    }
+
+    struct ShowAndTell: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "show-and-tell",
+            abstract: "yunjey/pytorch-tutorial image_captioning: Show and Tell on a ResNet-152.")
+
+        @Option(help: "The encoder's state_dict as train.py saves it (encoder-*.ckpt or .pkl).") var encoder: String
+        @Option(help: "The decoder's state_dict (decoder-*.ckpt or .pkl).") var decoder: String
+        @Option(help: "vocab.pkl as build_vocab.py pickles it.") var vocab: String
+        @OptionGroup var output: Output
+
+        func run() throws {
+            try write(ImportedModel.showAndTell(encoder: encoder, decoder: decoder, vocabulary: vocab), output)
         }
     }
 

@@ -82,6 +82,33 @@ final class ImportTests: XCTestCase {
         }
     }
 
+    /// yunjey's tutorial: state_dicts in both layouts and a pickled Vocabulary; sample()'s
+    /// caption, whose first token comes from the image step (here not `<start>`), each
+    /// word's log-probabilities and Grad-CAM at encoder.resnet.7; BatchNorm1d folded.
+    func testShowAndTellMatchesTheTutorial() throws {
+        let e = try expected("show-and-tell")
+        let out = folder.appendingPathComponent("show-and-tell").path
+        try ImportedModel.showAndTell(encoder: fixture("show-and-tell/encoder-5-3000.pkl"), decoder: fixture("show-and-tell/decoder-5-3000.ckpt"),
+                                      vocabulary: fixture("show-and-tell/vocab.pkl")).write(to: out, force: false)
+        let dir = try ModelDirectory(path: out)
+        XCTAssertEqual(dir.config.decoder?.imageStepPredicts, true)
+        XCTAssertEqual(dir.config.decoder?.layers, 2)
+        XCTAssertEqual(dir.layerName("encoder.resnet.7"), "backbone.layer4")
+        XCTAssertEqual(dir.layerName("encoder.linear"), "image_proj")
+        let task = try CaptionTask(model: dir)
+        let image = dir.input(for: try RGBImage(contentsOf: fixture("show-and-tell/image.png")))
+        let greedy = try XCTUnwrap(e["greedy"] as? [Int])
+        let explained = try task.explain(image: image, caption: nil, beam: 1, nbest: 1, maxLength: nil, includeEnd: false,
+                                         score: .logprob, options: ExplainOptions(layer: dir.layerName("encoder.resnet.7")))[0]
+        XCTAssertEqual(explained.explanation.entries.map(\.id), greedy, "sample()'s caption")
+        assertClose(try XCTUnwrap(explained.explanation.raw).values, try values(e["raw:encoder.resnet.7"]), relative: 2e-3,
+                    "per-word Grad-CAM at encoder.resnet.7")
+        let end = try XCTUnwrap(task.vocabulary.endID)
+        let logits = task.captioner.teacherForcedLogits(task.captioner.imageFeature(image, ForwardContext()),
+                                                        words: greedy + [end], ForwardContext())
+        assertClose(logits.logSoftmax(axis: 2).values, try values(e["logprobs"]), absolute: 2e-4, "log-probabilities")
+    }
+
     /// pytorch-vqa's checkpoint with a torchvision ResNet: the question's ids, the answer
     /// logits, the glimpses and the top three answers' Grad-CAM at backbone.layer4.
     func testPyTorchVQAMatchesTheOriginal() throws {

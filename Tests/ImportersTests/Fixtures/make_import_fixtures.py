@@ -23,6 +23,7 @@ Run from the repository root (torch from PyPI, only here):
 import importlib.util
 import json
 import os
+import pickle
 import sys
 import types
 
@@ -259,6 +260,113 @@ def sat_fixture():
     print("sat:", [words[i] for i in caption], "beam 3:", [words[i] for i in beam3[1:-1]])
 
 
+# --- yunjey's pytorch-tutorial image_captioning (model.py, build_vocab.py) ----------------
+class EncoderCNN(nn.Module):
+    def __init__(self, embed_size, resnet):
+        super(EncoderCNN, self).__init__()
+        modules = list(resnet.children())[:-1]      # delete the last fc layer.
+        self.resnet = nn.Sequential(*modules)
+        self.linear = nn.Linear(resnet.fc.in_features, embed_size)
+        self.bn = nn.BatchNorm1d(embed_size, momentum=0.01)
+
+    def forward(self, images):
+        """The tutorial's forward, without its no_grad around the ResNet (Grad-CAM needs the graph)."""
+        features = self.resnet(images)
+        features = features.reshape(features.size(0), -1)
+        return self.bn(self.linear(features))
+
+
+class DecoderRNN(nn.Module):
+    def __init__(self, embed_size, hidden_size, vocab_size, num_layers, max_seq_length=20):
+        super(DecoderRNN, self).__init__()
+        self.embed = nn.Embedding(vocab_size, embed_size)
+        self.lstm = nn.LSTM(embed_size, hidden_size, num_layers, batch_first=True)
+        self.linear = nn.Linear(hidden_size, vocab_size)
+        self.max_seg_length = max_seq_length
+
+    def forward(self, features, captions):
+        embeddings = self.embed(captions)
+        embeddings = torch.cat((features.unsqueeze(1), embeddings), 1)
+        hiddens, _ = self.lstm(embeddings)
+        return self.linear(hiddens)
+
+    def sample(self, features, states=None):
+        sampled_ids = []
+        inputs = features.unsqueeze(1)
+        for i in range(self.max_seg_length):
+            hiddens, states = self.lstm(inputs, states)
+            outputs = self.linear(hiddens.squeeze(1))
+            _, predicted = outputs.max(1)
+            sampled_ids.append(predicted)
+            inputs = self.embed(predicted)
+            inputs = inputs.unsqueeze(1)
+        return torch.stack(sampled_ids, 1)
+
+
+class Vocabulary(object):
+    def __init__(self):
+        self.word2idx = {}
+        self.idx2word = {}
+        self.idx = 0
+
+    def add_word(self, word):
+        if not word in self.word2idx:
+            self.word2idx[word] = self.idx
+            self.idx2word[self.idx] = word
+            self.idx += 1
+
+    def __len__(self):
+        return len(self.word2idx)
+
+
+def show_and_tell_fixture():
+    """Saved as train.py saves them (torch.save of each state_dict: the encoder in the legacy
+    layout of the tutorial's .pkl days, the decoder in the zip one) and vocab.pkl as
+    build_vocab.py pickles it, run as a script (so the class is __main__.Vocabulary)."""
+    d = os.path.join(HERE, "show-and-tell")
+    os.makedirs(d, exist_ok=True)
+    torch.manual_seed(33)
+    vocab = Vocabulary()
+    for w in ["<pad>", "<start>", "<end>", "<unk>", "a", "red", "circle", "and", "blue", "square", "on", "the"]:
+        vocab.add_word(w)
+    with open(os.path.join(d, "vocab.pkl"), "wb") as f:
+        pickle.dump(vocab, f)
+    encoder = EncoderCNN(12, mf.ResNet("resnet18", 4, 10)).eval()
+    mf.randomise_batch_norm(encoder)
+    with torch.no_grad():
+        encoder.bn.running_mean.normal_(0, 0.2)
+        encoder.bn.running_var.uniform_(0.5, 1.5)
+        encoder.bn.weight.normal_(1, 0.2)
+        encoder.bn.bias.normal_(0, 0.2)
+    decoder = DecoderRNN(12, 16, len(vocab), 2).eval()
+    noise_png(os.path.join(d, "image.png"), 224, 7)
+    x = image_tensor(os.path.join(d, "image.png"), 224)
+    embed, linear = decoder.embed.weight.detach().clone(), decoder.linear.weight.detach().clone()
+
+    def caption(seed):
+        """sample()'s caption after a random head; None unless it has a few words, ends, holds no
+        <pad> (which sample() may emit and gradcam never proposes) and does not start with <start>."""
+        g = torch.Generator().manual_seed(seed)
+        decoder.embed.weight.copy_(embed * 20)          # the previous word matters
+        decoder.linear.weight.copy_(linear * (5 + 10 * torch.rand(1, generator=g)))
+        decoder.linear.bias.copy_(torch.randn(len(vocab), generator=g))
+        ids = decoder.sample(encoder(x))[0].tolist()
+        words = ids[:ids.index(2)] if 2 in ids else ids
+        return words if 0 not in words and 4 <= len(words) < 20 and len(set(words)) > 2 and words[0] != 1 else None
+
+    with torch.no_grad():
+        words = next(w for w in map(caption, range(1000)) if w is not None)
+    torch.save(encoder.state_dict(), os.path.join(d, "encoder-5-3000.pkl"), _use_new_zipfile_serialization=False)
+    torch.save(decoder.state_dict(), os.path.join(d, "decoder-5-3000.ckpt"))
+    targets = words + ([2] if len(words) < 20 else [])
+    logprobs = F.log_softmax(decoder(encoder(x), torch.tensor([targets[:-1]])), dim=2)[0]
+    raw = torch.stack([grad_cam(encoder.resnet[7], lambda t=t: F.log_softmax(decoder(encoder(x), torch.tensor([words[:-1]])), dim=2)[0, t, words[t]])
+                       for t in range(len(words))])
+    with open(os.path.join(d, "expected.json"), "w") as f:
+        json.dump({"greedy": words, "logprobs": mf.flat(logprobs), "raw:encoder.resnet.7": mf.flat(raw)}, f, separators=(",", ":"))
+    print("show-and-tell:", [vocab.idx2word[i] for i in words])
+
+
 # --- Cyanogenoid's pytorch-vqa model.py ---------------------------------------------------
 model = module("model")
 
@@ -398,5 +506,6 @@ def vqa_fixture():
 
 
 if __name__ == "__main__":
+    show_and_tell_fixture()
     sat_fixture()
     vqa_fixture()
