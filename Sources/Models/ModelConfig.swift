@@ -151,11 +151,15 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         public var layers: Int
         public var maxLength: Int
         public var embedActivation: EmbedActivation?
+        /// Questions are padded with `<pad>` to this many tokens before the LSTM reads
+        /// them (basic_vqa: 30, and its LSTM reads the padding); absent: no padding.
+        public var padTo: Int?
 
         enum CodingKeys: String, CodingKey {
             case embed, hidden, layers
             case maxLength = "max_length"
             case embedActivation = "embed_activation"
+            case padTo = "pad_to"
         }
     }
 
@@ -165,6 +169,10 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         case pointwise
         /// Show, Ask, Attend and Answer: question-guided softmax glimpses over the map's cells.
         case attention
+        /// Deeper LSTM Q + norm I as tbmoon's basic_vqa writes it: i = image_proj(feature)
+        /// over its length (a constant to the gradient, as its `.detach()` makes it),
+        /// q = question_proj(tanh([h₀; c₀; h₁; c₁; …])), logits = classifier(tanh(i ⊙ q)).
+        case basicVQA = "basic-vqa"
     }
 
     public struct Fusion: Codable, Equatable, Sendable {
@@ -330,6 +338,9 @@ extension ModelConfig {
             try checkSizes("question_encoder", [("embed", q.embed), ("hidden", q.hidden), ("layers", q.layers), ("max_length", q.maxLength)])
             try checkSizes("fusion", [("dim", f.dim)] + (f.hidden.map { [("hidden", $0)] } ?? [])
                            + (f.glimpses.map { [("glimpses", $0)] } ?? []) + (f.hops.map { [("hops", $0)] } ?? []))
+            if let n = q.padTo, !(q.maxLength...Self.maxCaptionLength).contains(n) {
+                throw fail("\"question_encoder.pad_to\" must be between max_length (\(q.maxLength)) and \(Self.maxCaptionLength), got \(n)")
+            }
             try validateFusion(f, fail)
         case .classification:
             break
@@ -346,10 +357,13 @@ extension ModelConfig {
     /// against the backbone's feature.
     private func validateFusion(_ f: Fusion, _ fail: (String) -> ConfigError) throws {
         switch f.fusionKind {
-        case .pointwise:
+        case .pointwise, .basicVQA:
+            if f.fusionKind == .basicVQA, f.hidden == nil {
+                throw fail("missing field \"fusion.hidden\" (fc1's width) for a basic-vqa fusion")
+            }
             for (key, present) in [("glimpses", f.glimpses != nil), ("coordinates", f.coordinates != nil),
                                    ("hops", f.hops != nil), ("dropout", f.dropout != nil)] where present {
-                throw fail("\"fusion.\(key)\" is for \"fusion.kind\": \"attention\"; this fusion is pointwise")
+                throw fail("\"fusion.\(key)\" is for \"fusion.kind\": \"attention\"; this fusion is \(f.fusionKind.rawValue)")
             }
             if backbone.feature == .map {
                 throw fail("\"backbone.feature\" map is for \"fusion.kind\": \"attention\"; a pointwise VQA model reads avgpool, flatten or fc7")

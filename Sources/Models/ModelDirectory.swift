@@ -70,6 +70,7 @@ public struct ModelDirectory {
             try v.require(specials)
             vocabularies.append(v)
         }
+        if config.questionEncoder?.padTo != nil { try vocabularies[0].require([Vocabulary.padToken]) }
         let weightsPath = dir.appendingPathComponent("weights.safetensors").path
         let weights = try MappedFile(path: weightsPath)
         let tensors = try Safetensors.read(weights)
@@ -110,7 +111,8 @@ public struct ModelDirectory {
         case .vqa:
             let (q, a) = (vocabularies[0], vocabularies[1])
             let vqa: VQAModel = switch config.fusion!.fusionKind {
-            case .pointwise: DeeperLSTMQ(config: config, questionVocabularySize: q.count, answers: a.count, initializer: &initializer)
+            case .pointwise, .basicVQA: DeeperLSTMQ(config: config, questionVocabularySize: q.count, answers: a.count, padID: q.padID,
+                                                    initializer: &initializer)
             case .attention: ShowAskAttendAnswer(config: config, questionVocabularySize: q.count, answers: a.count,
                                                  initializer: &initializer)
             }

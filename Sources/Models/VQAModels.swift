@@ -46,9 +46,16 @@ public final class DeeperLSTMQ: Module, VQAModel {
     public let questionProj: Linear
     public let classifier: Module
     public let embedTanh: Bool
+    /// basic_vqa's order of operations (`fusion.kind` "basic-vqa"; see `answerLogits`).
+    let basic: Bool
+    /// Questions padded with this id to `padTo` tokens (`question_encoder.pad_to`).
+    let padding: (id: Int, length: Int)?
 
-    public init(config: ModelConfig, questionVocabularySize: Int, answers: Int, initializer: inout Initializer) {
+    public init(config: ModelConfig, questionVocabularySize: Int, answers: Int, padID: Int? = nil,
+                initializer: inout Initializer) {
         let q = config.questionEncoder!, fusion = config.fusion!
+        basic = fusion.fusionKind == .basicVQA
+        padding = q.padTo.flatMap { n in padID.map { ($0, n) } }
         backbone = makeBackbone(config.backbone, classes: nil, initializer: &initializer)
         let f = backbone.featureSize(input: (config.input.height, config.input.width))
         imageProj = Linear(f, fusion.dim, initializer: &initializer)
@@ -76,8 +83,9 @@ public final class DeeperLSTMQ: Module, VQAModel {
         backbone.feature(images, ctx)
     }
 
-    /// q = tanh(question_proj([c₀, h₀, c₁, h₁, …])).
+    /// q = tanh(question_proj([c₀, h₀, c₁, h₁, …])); basic_vqa: question_proj(tanh([h₀, c₀, h₁, c₁, …])).
     public func questionVectors(_ questions: [[Int]], _ ctx: ForwardContext) -> Tensor {
+        let questions = padding.map { p in questions.map { $0 + Array(repeating: p.id, count: max(p.length - $0.count, 0)) } } ?? questions
         let b = questions.count, n = questions.first?.count ?? 0
         precondition(questions.allSatisfy { $0.count == n }, "questionVectors: questions of equal length needed")
         let state: LSTM.State
@@ -88,14 +96,23 @@ public final class DeeperLSTMQ: Module, VQAModel {
             state = lstm.sequence(embedTanh ? e.tanh() : e).state
         }
         var parts: [Tensor] = []
-        for k in 0..<lstm.layers { parts += [state.c[k], state.h[k]] }
-        return questionProj(Tensor.concat(parts, axis: 1), ctx).tanh()
+        for k in 0..<lstm.layers { parts += basic ? [state.h[k], state.c[k]] : [state.c[k], state.h[k]] }
+        let states = Tensor.concat(parts, axis: 1)
+        return basic ? questionProj(states.tanh(), ctx) : questionProj(states, ctx).tanh()
     }
 
     /// Image vectors [B, F] and question vectors [B, D] (or one, [1, D], for all).
+    /// Deeper LSTM Q + norm I: classifier(tanh(image_proj(f / ‖f‖)) ⊙ q); basic_vqa:
+    /// i = image_proj(f) / ‖image_proj(f)‖ with the length held constant (its
+    /// `.detach()`), classifier(tanh(i ⊙ q)).
     public func answerLogits(imageFeature: Tensor, question: Tensor, _ ctx: ForwardContext) -> Tensor {
-        let i = imageProj(imageFeature.l2Normalized(axis: 1), ctx).tanh()
-        return classifier(i * question, ctx)
+        guard basic else {
+            let i = imageProj(imageFeature.l2Normalized(axis: 1), ctx).tanh()
+            return classifier(i * question, ctx)
+        }
+        let projected = imageProj(imageFeature, ctx)
+        let length = (projected * projected).sum(axis: 1, keepDims: true).sqrt().detached()
+        return classifier((projected / length * question).tanh(), ctx)
     }
 
     public func glimpses(imageFeature: Tensor, question: Tensor, _ ctx: ForwardContext) -> Tensor? { nil }

@@ -21,8 +21,10 @@ struct Import: ParsableCommand {
               gradcam import show-and-tell --encoder models/encoder-5-3000.pkl \\
                   --decoder models/decoder-5-3000.pkl --vocab data/vocab.pkl --out models/show-and-tell
               gradcam import pytorch-vqa --checkpoint logs/2017-08-04_00.55.19.pth --backbone resnet152.pth --out models/vqa
+              gradcam import deeper-lstm-vqa --checkpoint models/model-epoch-30.ckpt \\
+                  --questions datasets/vocab_questions.txt --answers datasets/vocab_answers.txt --out models/basic-vqa
             """,
-        subcommands: [ShowAttendTell.self, ShowAndTell.self, PyTorchVQA.self])
+        subcommands: [ShowAttendTell.self, ShowAndTell.self, PyTorchVQA.self, DeeperLSTMVQA.self])
 
     struct Output: ParsableArguments {
         @Option(help: "The model directory to write.") var out: String
@@ -69,6 +71,21 @@ struct Import: ParsableCommand {
 
         func run() throws {
             try write(ImportedModel.pytorchVQA(checkpoint: checkpoint, backbone: backbone), output)
+        }
+    }
+
+    struct DeeperLSTMVQA: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "deeper-lstm-vqa",
+            abstract: "tbmoon/basic_vqa: deeper LSTM Q + norm I on a VGG-19.")
+
+        @Option(help: "model-epoch-*.ckpt as train.py saves it ({'epoch', 'state_dict'}).") var checkpoint: String
+        @Option(help: "vocab_questions.txt (one word per line).") var questions: String
+        @Option(help: "vocab_answers.txt (one answer per line).") var answers: String
+        @OptionGroup var output: Output
+
+        func run() throws {
+            try write(ImportedModel.basicVQA(checkpoint: checkpoint, questions: questions, answers: answers), output)
         }
     }
 

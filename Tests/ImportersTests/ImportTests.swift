@@ -133,6 +133,34 @@ final class ImportTests: XCTestCase {
                     "top answers' Grad-CAM")
     }
 
+    /// tbmoon's basic_vqa: its checkpoint dict and vocabulary files; the question padded
+    /// to 30 tokens as its data loader pads it, the answer logits and the top answers'
+    /// Grad-CAM at its VGG's last ReLU (through the held-constant image norm).
+    func testBasicVQAMatchesTheOriginal() throws {
+        let e = try expected("basic-vqa")
+        let out = folder.appendingPathComponent("basic-vqa").path
+        try ImportedModel.basicVQA(checkpoint: fixture("basic-vqa/model-epoch-01.ckpt"), questions: fixture("basic-vqa/vocab_questions.txt"),
+                                   answers: fixture("basic-vqa/vocab_answers.txt")).write(to: out, force: false)
+        let dir = try ModelDirectory(path: out)
+        XCTAssertEqual(dir.config.backbone.arch, .vgg)
+        XCTAssertEqual(dir.config.questionEncoder?.padTo, 30)
+        let layer = dir.layerName("img_encoder.model.features.35")
+        XCTAssertEqual(layer, "backbone.features.35")
+        let task = try VQATask(model: dir)
+        let image = dir.input(for: try RGBImage(contentsOf: fixture("basic-vqa/image.png")))
+        let question = try task.read(try XCTUnwrap(e["question"] as? String))
+        XCTAssertEqual(question.tokens.map(\.id), try XCTUnwrap(e["ids"] as? [Int]))
+        let ctx = ForwardContext()
+        let logits = task.vqa.answerLogits(imageFeature: task.vqa.imageFeature(image, ctx),
+                                           question: task.vqa.questionVectors([question.tokens.map(\.id)], ctx), ctx)
+        assertClose(logits.values, try values(e["logits"]), absolute: 1e-4, "logits")
+        let explained = try task.explain(image: image, question: question, answer: nil, top: 3, score: .logit,
+                                         options: ExplainOptions(layer: layer))
+        XCTAssertEqual(explained.explanation.entries.map(\.id), try XCTUnwrap(e["top"] as? [Int]))
+        assertClose(try XCTUnwrap(explained.explanation.raw).values, try values(e["raw:img_encoder.model.features.35"]),
+                    relative: 2e-3, "top answers' Grad-CAM")
+    }
+
     /// Files of another family, a vocabulary of another size, a hostile pickle and a
     /// truncated checkpoint: each a message naming the file, and nothing written.
     func testBadInputWritesNothing() throws {

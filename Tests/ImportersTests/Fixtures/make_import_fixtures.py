@@ -505,7 +505,98 @@ def vqa_fixture():
     print("vqa: top", [answers[i] for i in top])
 
 
+# --- tbmoon's basic_vqa models.py --------------------------------------------------------
+class ImgEncoder(nn.Module):
+    def __init__(self, embed_size, model):
+        super(ImgEncoder, self).__init__()
+        in_features = model.classifier[-1].in_features
+        model.classifier = nn.Sequential(*list(model.classifier.children())[:-1])
+        self.model = model
+        self.fc = nn.Linear(in_features, embed_size)
+
+    def forward(self, image):
+        """The original's forward, without its no_grad around the VGG (Grad-CAM needs the graph)."""
+        img_feature = self.model(image)
+        img_feature = self.fc(img_feature)
+        l2_norm = img_feature.norm(p=2, dim=1, keepdim=True).detach()
+        return img_feature.div(l2_norm)
+
+
+class QstEncoder(nn.Module):
+    def __init__(self, qst_vocab_size, word_embed_size, embed_size, num_layers, hidden_size):
+        super(QstEncoder, self).__init__()
+        self.word2vec = nn.Embedding(qst_vocab_size, word_embed_size)
+        self.tanh = nn.Tanh()
+        self.lstm = nn.LSTM(word_embed_size, hidden_size, num_layers)
+        self.fc = nn.Linear(2 * num_layers * hidden_size, embed_size)
+
+    def forward(self, question):
+        qst_vec = self.word2vec(question)
+        qst_vec = self.tanh(qst_vec)
+        qst_vec = qst_vec.transpose(0, 1)
+        _, (hidden, cell) = self.lstm(qst_vec)
+        qst_feature = torch.cat((hidden, cell), 2)
+        qst_feature = qst_feature.transpose(0, 1)
+        qst_feature = qst_feature.reshape(qst_feature.size()[0], -1)
+        qst_feature = self.tanh(qst_feature)
+        return self.fc(qst_feature)
+
+
+class VqaModel(nn.Module):
+    def __init__(self, embed_size, qst_vocab_size, ans_vocab_size, word_embed_size, num_layers, hidden_size, vgg):
+        super(VqaModel, self).__init__()
+        self.img_encoder = ImgEncoder(embed_size, vgg)
+        self.qst_encoder = QstEncoder(qst_vocab_size, word_embed_size, embed_size, num_layers, hidden_size)
+        self.tanh = nn.Tanh()
+        self.dropout = nn.Dropout(0.5)
+        self.fc1 = nn.Linear(embed_size, ans_vocab_size)
+        self.fc2 = nn.Linear(ans_vocab_size, ans_vocab_size)
+
+    def forward(self, img, qst):
+        img_feature = self.img_encoder(img)
+        qst_feature = self.qst_encoder(qst)
+        combined_feature = torch.mul(img_feature, qst_feature)
+        combined_feature = self.tanh(combined_feature)
+        combined_feature = self.dropout(combined_feature)
+        combined_feature = self.fc1(combined_feature)
+        combined_feature = self.tanh(combined_feature)
+        combined_feature = self.dropout(combined_feature)
+        return self.fc2(combined_feature)
+
+
+def basic_vqa_fixture():
+    """train.py's torch.save({'epoch', 'state_dict'}) of a VqaModel on a VGG-19 of a sixteenth of
+    torchvision's widths, and the two vocabulary files its data loader reads."""
+    d = os.path.join(HERE, "basic-vqa")
+    os.makedirs(d, exist_ok=True)
+    torch.manual_seed(34)
+    questions = ["<pad>", "<unk>", "what", "color", "is", "the", "circle", "left", "of", "square", "?"]
+    answers = ["<unk>", "red", "blue", "green", "yes", "no", "two"]
+    for name, tokens in [("vocab_questions.txt", questions), ("vocab_answers.txt", answers)]:
+        with open(os.path.join(d, name), "w") as f:
+            f.write("\n".join(tokens) + "\n")
+    cfg = [4, 4, "M", 8, 8, "M", 16, 16, 16, 16, "M", 32, 32, 32, 32, "M", 32, 32, 32, 32, "M"]
+    model = VqaModel(embed_size=20, qst_vocab_size=len(questions), ans_vocab_size=len(answers), word_embed_size=12,
+                     num_layers=2, hidden_size=16, vgg=mf.VGG(cfg, False, 24, 10)).eval()
+    torch.save({'epoch': 0, 'state_dict': model.state_dict()}, os.path.join(d, "model-epoch-01.ckpt"))
+    noise_png(os.path.join(d, "image.png"), 224, 8)
+    x = image_tensor(os.path.join(d, "image.png"), 224)
+    question = "what color is the circle left of the square?"
+    ids = [questions.index(w) if w in questions else 1 for w in ["what", "color", "is", "the", "circle", "left", "of", "the", "square", "?"]]
+    padded = torch.tensor([ids + [0] * (30 - len(ids))])       # data_loader.py pads with <pad> to max_qst_length
+    layer = model.img_encoder.model.features[35]
+    with torch.no_grad():
+        logits = model(x, padded)
+    top = [int(i) for i in logits[0].argsort(descending=True)[:3]]
+    raw = torch.stack([grad_cam(layer, lambda a=a: model(x, padded)[0, a]) for a in top])
+    with open(os.path.join(d, "expected.json"), "w") as f:
+        json.dump({"question": question, "ids": ids, "logits": mf.flat(logits), "top": top,
+                   "raw:img_encoder.model.features.35": mf.flat(raw)}, f, separators=(",", ":"))
+    print("basic-vqa: top", [answers[i] for i in top])
+
+
 if __name__ == "__main__":
+    basic_vqa_fixture()
     show_and_tell_fixture()
     sat_fixture()
     vqa_fixture()
