@@ -49,6 +49,7 @@ run "$GRADCAM" caption "$IMAGES/scene-1.png" --model "$OUT/sat" --layer encoder.
 
 say "Import the VQA model with the ResNet its features came from, then ask it something."
 run "$GRADCAM" import pytorch-vqa --checkpoint "$OUT/2017-08-04_00.55.19.pth" --backbone "$OUT/resnet-backbone.pth" \
+    --backbone-layout torchvision \
     --out "$OUT/vqa"
 run "$GRADCAM" vqa "$IMAGES/scene-1.png" --model "$OUT/vqa" --question "what color is the circle?" --top 2
 

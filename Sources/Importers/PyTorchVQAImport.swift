@@ -7,9 +7,14 @@ extension ImportedModel {
     /// `{'weights': net.state_dict() (with DataParallel's "module."), 'vocab':
     /// {'question': word → id from 1, 'answer': answer → id}, …}`, and the
     /// ResNet-152 the features were extracted with, from a checkpoint of its
-    /// own in torchvision's layout. preprocess-images.py's preprocessing: the
+    /// own: the Caffe-ported ResNet-152 that preprocess-images.py uses
+    /// (`caffe`), or torchvision's. preprocess-images.py's preprocessing: the
     /// shorter side to 512, the central 448×448, ImageNet normalisation.
-    public static func pytorchVQA(checkpoint path: String, backbone backbonePath: String) throws -> ImportedModel {
+    public static func pytorchVQA(checkpoint path: String, backbone backbonePath: String,
+                                  layout: String) throws -> ImportedModel {
+        guard ["caffe", "torchvision"].contains(layout) else {
+            throw ImportError("--backbone-layout is caffe (pytorch-vqa's ported ResNet-152) or torchvision, not \(layout)")
+        }
         let checkpoint = try TorchCheckpoint(path: path)
         let file = checkpoint.file, pickle = checkpoint.pickle
         guard let weightsValue = pickle.value(at: "weights"), let questionVocabulary = pickle.value(at: "vocab.question"),
@@ -51,7 +56,7 @@ extension ImportedModel {
                               + "the features were extracted by another network")
         }
         for (name, t) in backbone { tensors["backbone." + name] = t }
-        var backboneConfig: [String: Any] = ["arch": arch, "feature": "map"]
+        var backboneConfig: [String: Any] = ["arch": arch, "feature": "map", "layout": layout]
         if baseWidth != 64 { backboneConfig["base_width"] = baseWidth }
         let config: [String: Any] = [
             "format": "gradcam-model/1", "task": "vqa",
@@ -69,7 +74,7 @@ extension ImportedModel {
             config: config, tensors: tensors,
             vocabularies: ["questions.txt": questions, "answers.txt": answers],
             sources: [("checkpoint", path), ("backbone", backbonePath)],
-            facts: ["backbone: \(arch) in torchvision's layout\(baseWidth != 64 ? " (first stage \(baseWidth) wide)" : ""), cut before its pool",
+            facts: ["backbone: \(arch) in \(layout == "caffe" ? "the Caffe layout (max pool rounding up, strides on the 1×1 convolutions)" : "torchvision's layout")\(baseWidth != 64 ? " (first stage \(baseWidth) wide)" : ""), cut before its pool",
                     "question: embedding \(embedding.shape[1]), LSTM \(weightHH.shape[1]) × \(layers) layer\(layers == 1 ? "" : "s"), \(questions.count - 1) words (+ id 0, unknown)",
                     "attention: \(vConv.shape[0]) wide, \(xConv.shape[0]) glimpses; classifier \(lin1.shape[0]) → \(answers.count) answers",
                     "input: shorter side to 512, central 448×448, ImageNet mean and std (preprocess-images.py)",

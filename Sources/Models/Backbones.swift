@@ -155,6 +155,9 @@ public final class ResNet: Module, Backbone {
     public let avgpool: AdaptiveAvgPool2d
     public let fc: Linear?
     let outChannels: Int
+    /// The Caffe layout (`backbone.layout`): max pool without padding, rounding up;
+    /// strides on each block's first 1×1 convolution.
+    let caffe: Bool
 
     /// - Parameters:
     ///   - baseWidth: the first stage's width (torchvision: 64); smaller widths
@@ -162,10 +165,11 @@ public final class ResNet: Module, Backbone {
     ///   - classes: the `fc` layer's size, or nil for a backbone without `fc`.
     public let featureKind: FeatureKind
 
-    public init(arch: Arch, baseWidth: Int = 64, feature: FeatureKind = .avgpool, classes: Int?,
+    public init(arch: Arch, baseWidth: Int = 64, caffe: Bool = false, feature: FeatureKind = .avgpool, classes: Int?,
                 initializer: inout Initializer) {
         precondition(feature != .fc7, "ResNet: the fc7 feature is VGG's")
         featureKind = feature
+        self.caffe = caffe
         let (blocks, bottleneck): ([Int], Bool) = switch arch {
         case .resnet18: ([2, 2, 2, 2], false)
         case .resnet34: ([3, 4, 6, 3], false)
@@ -177,7 +181,7 @@ public final class ResNet: Module, Backbone {
         conv1 = Conv2d(3, baseWidth, kernel: 7, stride: 2, padding: 3, bias: false, initializer: &initializer)
         bn1 = BatchNorm2d(baseWidth)
         relu = ReLU()
-        maxpool = MaxPool2d(kernel: 3, stride: 2, padding: 1)
+        maxpool = caffe ? MaxPool2d(kernel: 3, stride: 2, padding: 0, ceilMode: true) : MaxPool2d(kernel: 3, stride: 2, padding: 1)
         var inplanes = baseWidth
         var stages: [Sequential] = []
         for (i, count) in blocks.enumerated() {
@@ -186,7 +190,7 @@ public final class ResNet: Module, Backbone {
             for b in 0..<count {
                 let stride = b == 0 && i > 0 ? 2 : 1
                 layer.append(bottleneck
-                    ? Bottleneck(inplanes, planes, stride: stride, initializer: &initializer)
+                    ? Bottleneck(inplanes, planes, stride: stride, strideOnFirst: caffe, initializer: &initializer)
                     : BasicBlock(inplanes, planes, stride: stride, initializer: &initializer))
                 inplanes = planes * expansion
             }
@@ -228,9 +232,15 @@ public final class ResNet: Module, Backbone {
 
     public func mapShape(input size: (Int, Int)) -> [Int] {
         // conv1 and maxpool halve (rounding up, with their padding); stages 2–4 halve again.
-        var (h, w) = size
-        for _ in 0..<5 { h = (h + 1) / 2; w = (w + 1) / 2 }
-        return [outChannels, h, w]
+        // Caffe's max pool: 3×3 without padding, rounding up, its last window starting inside.
+        func halve(_ n: Int) -> Int { (n + 1) / 2 }
+        func caffePool(_ n: Int) -> Int {
+            guard n >= 3 else { return 0 }
+            let out = (n - 3 + 1) / 2 + 1
+            return (out - 1) * 2 >= n ? out - 1 : out
+        }
+        let (h, w) = caffe ? (caffePool(halve(size.0)), caffePool(halve(size.1))) : (halve(halve(size.0)), halve(halve(size.1)))
+        return [outChannels, halve(halve(halve(h))), halve(halve(halve(w)))]
     }
 
     public func featureSize(input size: (Int, Int)) -> Int {
@@ -282,10 +292,11 @@ final class Bottleneck: Module {
     let relu = ReLU()
     let downsample: Sequential?
 
-    init(_ inplanes: Int, _ planes: Int, stride: Int, initializer: inout Initializer) {
-        conv1 = Conv2d(inplanes, planes, kernel: 1, bias: false, initializer: &initializer)
+    /// - Parameter strideOnFirst: the Caffe layout, strided on the 1×1 convolution rather than the 3×3.
+    init(_ inplanes: Int, _ planes: Int, stride: Int, strideOnFirst: Bool = false, initializer: inout Initializer) {
+        conv1 = Conv2d(inplanes, planes, kernel: 1, stride: strideOnFirst ? stride : 1, bias: false, initializer: &initializer)
         bn1 = BatchNorm2d(planes)
-        conv2 = Conv2d(planes, planes, kernel: 3, stride: stride, padding: 1, bias: false, initializer: &initializer)
+        conv2 = Conv2d(planes, planes, kernel: 3, stride: strideOnFirst ? 1 : stride, padding: 1, bias: false, initializer: &initializer)
         bn2 = BatchNorm2d(planes)
         conv3 = Conv2d(planes, planes * 4, kernel: 1, bias: false, initializer: &initializer)
         bn3 = BatchNorm2d(planes * 4)

@@ -55,6 +55,12 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         }
     }
 
+    /// A ResNet's layout: torchvision's, or the Caffe one of the ported ImageNet
+    /// weights (ruotianluo/pytorch-resnet, which pytorch-vqa extracts its features
+    /// with): a max pool of padding 0 rounding up, and each stage's stride on the
+    /// first 1×1 convolution instead of the 3×3.
+    public enum ResNetLayout: String, ConfigValue { case torchvision, caffe }
+
     /// The backbone architectures: torchvision's names, or "vgg" with a `cfg` list.
     public enum Arch: String, ConfigValue {
         case vgg11, vgg13, vgg16, vgg19, vgg, resnet18, resnet34, resnet50, resnet101, resnet152
@@ -78,9 +84,11 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         public var hidden: Int?
         /// ResNet's first-stage width (torchvision: 64). An extension of the spec for small models.
         public var baseWidth: Int?
+        /// ResNet only: torchvision (default) or caffe.
+        public var layout: ResNetLayout?
 
         enum CodingKeys: String, CodingKey {
-            case arch, cfg, feature, hidden
+            case arch, cfg, feature, hidden, layout
             case batchNorm = "batch_norm"
             case baseWidth = "base_width"
             case adaptivePool = "adaptive_pool"
@@ -344,6 +352,9 @@ extension ModelConfig {
             try validateFusion(f, fail)
         case .classification:
             break
+        }
+        if backbone.layout != nil, !backbone.arch.isResNet {
+            throw fail("\"backbone.layout\" is for ResNets; this backbone is \(backbone.arch.rawValue)")
         }
         if let s = backbone.adaptivePool {
             guard backbone.feature == .map else {

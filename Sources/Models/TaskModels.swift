@@ -13,8 +13,8 @@ func makeBackbone(_ config: ModelConfig.Backbone, classes: Int?, initializer: in
     case .vgg11, .vgg13, .vgg16, .vgg19, .vgg: nil
     }
     if let resnet {
-        return ResNet(arch: resnet, baseWidth: config.baseWidth ?? 64, feature: feature, classes: classes,
-                      initializer: &initializer)
+        return ResNet(arch: resnet, baseWidth: config.baseWidth ?? 64, caffe: config.layout == .caffe, feature: feature,
+                      classes: classes, initializer: &initializer)
     }
     var cfg: [VGG.VGGLayer] = config.arch == .vgg
         ? (config.cfg ?? []).map { if case let .conv(n) = $0 { .conv(n) } else { .pool } }

@@ -160,15 +160,18 @@ public final class Tanh: Module {
 
 public final class MaxPool2d: Module {
     public let kernel: Int, stride: Int, padding: Int
+    /// PyTorch's `ceil_mode` (Caffe's pooling rounds up).
+    public let ceilMode: Bool
 
-    public init(kernel: Int, stride: Int? = nil, padding: Int = 0) {
+    public init(kernel: Int, stride: Int? = nil, padding: Int = 0, ceilMode: Bool = false) {
         self.kernel = kernel
         self.stride = stride ?? kernel
         self.padding = padding
+        self.ceilMode = ceilMode
     }
 
     public override func forward(_ x: Tensor, _ ctx: ForwardContext) -> Tensor {
-        x.maxPool2d(kernel: (kernel, kernel), stride: (stride, stride), padding: (padding, padding))
+        x.maxPool2d(kernel: (kernel, kernel), stride: (stride, stride), padding: (padding, padding), ceilMode: ceilMode)
     }
 }
 

@@ -20,7 +20,8 @@ struct Import: ParsableCommand {
                   --word-map WORDMAP_coco_5_cap_per_img_5_min_word_freq.json --out models/sat-coco
               gradcam import show-and-tell --encoder models/encoder-5-3000.pkl \\
                   --decoder models/decoder-5-3000.pkl --vocab data/vocab.pkl --out models/show-and-tell
-              gradcam import pytorch-vqa --checkpoint logs/2017-08-04_00.55.19.pth --backbone resnet152.pth --out models/vqa
+              gradcam import pytorch-vqa --checkpoint logs/2017-08-04_00.55.19.pth --backbone resnet152-caffe.pth \\
+                  --backbone-layout caffe --out models/vqa
               gradcam import deeper-lstm-vqa --checkpoint models/model-epoch-30.ckpt \\
                   --questions datasets/vocab_questions.txt --answers datasets/vocab_answers.txt --out models/basic-vqa
             """,
@@ -66,11 +67,15 @@ struct Import: ParsableCommand {
             abstract: "Cyanogenoid/pytorch-vqa: Show, Ask, Attend and Answer, with the ResNet its features came from.")
 
         @Option(help: "The *.pth train.py saves ({'weights', 'vocab', …}).") var checkpoint: String
-        @Option(help: "The ResNet's own checkpoint (a torchvision state_dict, e.g. resnet152-*.pth).") var backbone: String
+        @Option(help: "The ResNet's own checkpoint (a state_dict with torchvision's names, e.g. resnet152-*.pth).") var backbone: String
+        @Option(help: ArgumentHelp("caffe: the ResNet-152 ported from Caffe that pytorch-vqa's preprocess-images.py uses "
+                                   + "(ruotianluo/pytorch-resnet); torchvision: torchvision's. The two hold the same names and "
+                                   + "shapes, so only you know which one made your features.", valueName: "caffe|torchvision"))
+        var backboneLayout: String
         @OptionGroup var output: Output
 
         func run() throws {
-            try write(ImportedModel.pytorchVQA(checkpoint: checkpoint, backbone: backbone), output)
+            try write(ImportedModel.pytorchVQA(checkpoint: checkpoint, backbone: backbone, layout: backboneLayout), output)
         }
     }
 

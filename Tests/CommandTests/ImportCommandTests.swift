@@ -39,10 +39,10 @@ extension CommandTests {
     func testImportedVQAModelAnswers() throws {
         let out = scratch.appendingPathComponent("vqa").path
         let run = try gradcam(["import", "pytorch-vqa", "--checkpoint", importFixture("vqa/2017-08-04_00.55.19.pth"),
-                                        "--backbone", importFixture("vqa/resnet18-fixture.pth"), "--out", out])
+                                        "--backbone", importFixture("vqa/resnet18-torchvision-fixture.pth"), "--backbone-layout", "torchvision", "--out", out])
         XCTAssertEqual(run.status, 0, run.stderr)
         let card = try String(contentsOfFile: out + "/MODEL_CARD.md", encoding: .utf8)
-        XCTAssertTrue(card.contains("| `resnet18-fixture.pth` | backbone | `"), card)
+        XCTAssertTrue(card.contains("| `resnet18-torchvision-fixture.pth` | backbone | `"), card)
         let answer = try gradcam(["vqa", importFixture("vqa/image.png"), "--model", out,
                                            "--question", "what color is the circle left of the square?", "--top", "3"])
         XCTAssertEqual(answer.status, 0, answer.stderr)

@@ -109,28 +109,34 @@ final class ImportTests: XCTestCase {
         assertClose(logits.logSoftmax(axis: 2).values, try values(e["logprobs"]), absolute: 2e-4, "log-probabilities")
     }
 
-    /// pytorch-vqa's checkpoint with a torchvision ResNet: the question's ids, the answer
-    /// logits, the glimpses and the top three answers' Grad-CAM at backbone.layer4.
+    /// pytorch-vqa's checkpoints with the ResNet their features came from, in torchvision's
+    /// layout and in the Caffe layout of the ported weights pytorch-vqa uses: the question's
+    /// ids, the answer logits, the glimpses and the top three answers' Grad-CAM at backbone.layer4.
     func testPyTorchVQAMatchesTheOriginal() throws {
-        let e = try expected("vqa")
-        let out = folder.appendingPathComponent("vqa").path
-        try ImportedModel.pytorchVQA(checkpoint: fixture("vqa/2017-08-04_00.55.19.pth"), backbone: fixture("vqa/resnet18-fixture.pth"))
-            .write(to: out, force: false)
-        let dir = try ModelDirectory(path: out)
-        let task = try VQATask(model: dir)
-        let image = dir.input(for: try RGBImage(contentsOf: fixture("vqa/image.png")))
-        let question = try task.read(try XCTUnwrap(e["question"] as? String))
-        XCTAssertEqual(question.tokens.map(\.id), try XCTUnwrap(e["ids"] as? [Int]))
-        let ctx = ForwardContext()
-        let feature = task.vqa.imageFeature(image, ctx), q = task.vqa.questionVectors([question.tokens.map(\.id)], ctx)
-        assertClose(task.vqa.answerLogits(imageFeature: feature, question: q, ctx).values, try values(e["logits"]), absolute: 1e-4, "logits")
-        assertClose(try XCTUnwrap(task.vqa.glimpses(imageFeature: feature, question: q, ctx)).values, try values(e["glimpses"]),
-                    absolute: 1e-4, "glimpses")
-        let explained = try task.explain(image: image, question: question, answer: nil, top: 3, score: .logit,
-                                         options: ExplainOptions(layer: "backbone.layer4"))
-        XCTAssertEqual(explained.explanation.entries.map(\.id), try XCTUnwrap(e["top"] as? [Int]))
-        assertClose(try XCTUnwrap(explained.explanation.raw).values, try values(e["raw:backbone.layer4"]), relative: 2e-3,
-                    "top answers' Grad-CAM")
+        for (folder, backbone, layout) in [("vqa", "resnet18-torchvision-fixture.pth", "torchvision"),
+                                           ("vqa-caffe", "resnet50-caffe-fixture.pth", "caffe")] {
+            let e = try expected(folder)
+            let out = self.folder.appendingPathComponent(folder).path
+            try ImportedModel.pytorchVQA(checkpoint: fixture(folder + "/2017-08-04_00.55.19.pth"), backbone: fixture(folder + "/" + backbone),
+                                         layout: layout).write(to: out, force: false)
+            let dir = try ModelDirectory(path: out)
+            XCTAssertEqual(dir.config.backbone.layout?.rawValue, layout)
+            let task = try VQATask(model: dir)
+            let image = dir.input(for: try RGBImage(contentsOf: fixture(folder + "/image.png")))
+            let question = try task.read(try XCTUnwrap(e["question"] as? String))
+            XCTAssertEqual(question.tokens.map(\.id), try XCTUnwrap(e["ids"] as? [Int]))
+            let ctx = ForwardContext()
+            let feature = task.vqa.imageFeature(image, ctx), q = task.vqa.questionVectors([question.tokens.map(\.id)], ctx)
+            assertClose(task.vqa.answerLogits(imageFeature: feature, question: q, ctx).values, try values(e["logits"]), absolute: 1e-4,
+                        "\(layout): logits")
+            assertClose(try XCTUnwrap(task.vqa.glimpses(imageFeature: feature, question: q, ctx)).values, try values(e["glimpses"]),
+                        absolute: 1e-4, "\(layout): glimpses")
+            let explained = try task.explain(image: image, question: question, answer: nil, top: 3, score: .logit,
+                                             options: ExplainOptions(layer: "backbone.layer4"))
+            XCTAssertEqual(explained.explanation.entries.map(\.id), try XCTUnwrap(e["top"] as? [Int]), layout)
+            assertClose(try XCTUnwrap(explained.explanation.raw).values, try values(e["raw:backbone.layer4"]), relative: 2e-3,
+                        "\(layout): top answers' Grad-CAM")
+        }
     }
 
     /// tbmoon's basic_vqa: its checkpoint dict and vocabulary files; the question padded
@@ -173,13 +179,13 @@ final class ImportTests: XCTestCase {
             return ""
         }
         let sat = fixture("sat/BEST_checkpoint_fixture.pth.tar"), wordMap = fixture("sat/WORDMAP_fixture.json")
-        let vqa = fixture("vqa/2017-08-04_00.55.19.pth"), resnet = fixture("vqa/resnet18-fixture.pth")
+        let vqa = fixture("vqa/2017-08-04_00.55.19.pth"), resnet = fixture("vqa/resnet18-torchvision-fixture.pth")
         XCTAssertEqual(message { try .showAttendTell(checkpoint: vqa, wordMap: wordMap) },
                        "2017-08-04_00.55.19.pth: not a checkpoint of sgrvinod's Show, Attend and Tell tutorial (a dict whose 'encoder' "
                        + "and 'decoder' are pickled modules); it is a dict of 'name', 'tracker', 'config', 'weights', 'eval', 'vocab'")
-        XCTAssertTrue(message { try .pytorchVQA(checkpoint: sat, backbone: resnet) }
+        XCTAssertTrue(message { try .pytorchVQA(checkpoint: sat, backbone: resnet, layout: "torchvision") }
             .hasPrefix("BEST_checkpoint_fixture.pth.tar: not a checkpoint of pytorch-vqa"))
-        XCTAssertTrue(message { try .pytorchVQA(checkpoint: vqa, backbone: sat) }
+        XCTAssertTrue(message { try .pytorchVQA(checkpoint: vqa, backbone: sat, layout: "caffe") }
             .hasPrefix("BEST_checkpoint_fixture.pth.tar: not a torchvision ResNet's state_dict (no conv1.weight among its"))
 
         let smallMap = folder.appendingPathComponent("WORDMAP_small.json")

@@ -6,9 +6,13 @@
   — in the zip layout and in the legacy one — beside WORDMAP_*.json. The ResNet is
   torchvision's ResNet-18 structure at a first-stage width of 4 (the tutorial's is a
   ResNet-101; the importer reads the structure from the tensors), random weights.
-- vqa/: Cyanogenoid's pytorch-vqa. model.py's Net wrapped in nn.DataParallel,
-  saved by train.py's torch.save({'name', 'tracker', 'config', 'weights', 'eval',
-  'vocab'}); the ResNet (ResNet-18 structure, width 4) as a torchvision state_dict.
+- vqa/, vqa-caffe/: Cyanogenoid's pytorch-vqa. model.py's Net wrapped in
+  nn.DataParallel, saved by train.py's torch.save({'name', 'tracker', 'config',
+  'weights', 'eval', 'vocab'}); the ResNet as a state_dict: a ResNet-18 structure
+  of width 4 in torchvision's layout, and a ResNet-50 structure of width 4 in the
+  Caffe layout of the ported weights preprocess-images.py uses.
+- show-and-tell/: yunjey's pytorch-tutorial image_captioning (model.py, sample.py).
+- basic-vqa/: tbmoon's basic_vqa (models.py, train.py's checkpoint, the vocabulary files).
 
 The image is a PNG the importer's preprocessing maps without resampling (256² for
 the captioner; 512² centre-cropped to 448² for VQA), so the tests run the whole
@@ -464,16 +468,29 @@ for cls in (Net, Classifier, TextProcessor, VQAAttention):
     setattr(model, cls.__name__, cls)
 
 
-def vqa_fixture():
-    d = os.path.join(HERE, "vqa")
+def caffe_layout(resnet):
+    """ruotianluo/pytorch-resnet's ResNet (the Caffe-ported weights pytorch-vqa extracts its
+    features with): torchvision's, with a max pool of padding 0 rounding up, and strides on
+    each stage's first 1×1 convolution."""
+    resnet.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=0, ceil_mode=True)
+    for i in range(2, 5):
+        getattr(resnet, 'layer%d' % i)[0].conv1.stride = (2, 2)
+        getattr(resnet, 'layer%d' % i)[0].conv2.stride = (1, 1)
+    return resnet
+
+
+def vqa_fixture(folder, arch, layout, seed):
+    d = os.path.join(HERE, folder)
     os.makedirs(d, exist_ok=True)
-    torch.manual_seed(32)
+    torch.manual_seed(seed)
     question_words = ["what", "color", "is", "the", "circle", "left", "of", "square"]
     answers = ["red", "blue", "green", "yes", "no", "circle", "two"]
     vocab = {"question": {w: i + 1 for i, w in enumerate(question_words)}, "answer": {a: i for i, a in enumerate(answers)}}
-    resnet = mf.ResNet("resnet18", 4, 10).eval()
+    resnet = mf.ResNet(arch, 4, 10).eval()
+    if layout == "caffe":
+        caffe_layout(resnet)
     mf.randomise_batch_norm(resnet)
-    torch.save(resnet.state_dict(), os.path.join(d, "resnet18-fixture.pth"))
+    torch.save(resnet.state_dict(), os.path.join(d, f"{arch}-{layout}-fixture.pth"))
     net = nn.DataParallel(Net(len(question_words) + 1, resnet.out_channels, len(answers)))
     with torch.no_grad():
         net.module.attention.x_conv.weight.mul_(15)
@@ -502,7 +519,7 @@ def vqa_fixture():
     with open(os.path.join(d, "expected.json"), "w") as f:
         json.dump({"question": question, "ids": ids, "logits": mf.flat(logits), "glimpses": mf.flat(glimpses),
                    "top": top, "raw:backbone.layer4": mf.flat(raw)}, f, separators=(",", ":"))
-    print("vqa: top", [answers[i] for i in top])
+    print(f"{folder}: top", [answers[i] for i in top])
 
 
 # --- tbmoon's basic_vqa models.py --------------------------------------------------------
@@ -599,4 +616,5 @@ if __name__ == "__main__":
     basic_vqa_fixture()
     show_and_tell_fixture()
     sat_fixture()
-    vqa_fixture()
+    vqa_fixture("vqa", "resnet18", "torchvision", 32)
+    vqa_fixture("vqa-caffe", "resnet50", "caffe", 35)
