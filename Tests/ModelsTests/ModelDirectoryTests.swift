@@ -183,6 +183,25 @@ final class ModelDirectoryTests: XCTestCase {
         XCTAssertNoThrow(try ModelDirectory(path: dir.path))
     }
 
+    /// The keys `gradcam import` writes (docs/model-format-extensions.md) are checked like any other.
+    func testImportKeysOutOfPlace() throws {
+        let vqa = try copy("saaa-vgg-relations")
+        let vqaConfig = try JSONSerialization.jsonObject(with: Data(contentsOf: vqa.appendingPathComponent("config.json"))) as! [String: Any]
+        try assertEditFails(vqa, vqaConfig, ["\"backbone.layout\" is for ResNets; this backbone is vgg"], line: #line) { set(&$0, "backbone", "layout", "caffe") }
+        try assertEditFails(vqa, vqaConfig, ["unknown \"backbone.layout\" \"keras\"", "torchvision, caffe"], line: #line) {
+            set(&$0, "backbone", "layout", "keras")
+        }
+        try assertEditFails(vqa, vqaConfig, ["\"question_encoder.pad_to\" must be between max_length (26) and 1000, got 5"], line: #line) {
+            set(&$0, "question_encoder", "pad_to", 5)
+        }
+        try assertEditFails(vqa, vqaConfig, ["resize_to (300) needs \"center-crop\""], line: #line) { set(&$0, "input", "resize_to", 300) }
+        let captioner = try copy("sat-vgg")
+        let captionerConfig = try JSONSerialization.jsonObject(with: Data(contentsOf: captioner.appendingPathComponent("config.json"))) as! [String: Any]
+        try assertEditFails(captioner, captionerConfig, ["\"decoder.image_step_predicts\" is for show-and-tell decoders"], line: #line) {
+            set(&$0, "decoder", "image_step_predicts", true)
+        }
+    }
+
     func testWeightsThatDisagreeWithTheConfig() throws {
         let dir = try copy("classifier-vgg")
         try editConfig(dir) { $0["backbone"] = ["arch": "vgg", "cfg": [8, "M", 16, "M"], "hidden": 24] }
