@@ -93,8 +93,9 @@ def check_vqa(binary, work):
     q, q_len = torch.tensor([ids]), torch.tensor([len(ids)])
 
     def run(answer=None):
-        logits, _ = net.module(resnet.layer4(resnet.layer3(resnet.layer2(resnet.layer1(
-            resnet.maxpool(resnet.relu(resnet.bn1(resnet.conv1(x))))))), q, q_len)
+        v = resnet.maxpool(resnet.relu(resnet.bn1(resnet.conv1(x))))
+        v = resnet.layer4(resnet.layer3(resnet.layer2(resnet.layer1(v))))
+        logits, _ = net.module(v, q, q_len)
         return logits if answer is None else logits[0, answer]
 
     with torch.no_grad():

@@ -99,6 +99,11 @@ final class TorchCheckpointTests: XCTestCase {
                        "os-system.pkl: the pickle names os.system at byte 0, a function that can run code or touch the system: refused (nothing from the file was executed)")
         XCTAssertTrue(try message("builtins-eval.pkl").contains("builtins.eval at byte 2"))
         XCTAssertEqual(try message("short-storage.pt"), "short-storage.pt: storage 0 should hold 16 × 4 bytes but its entry has 56")
+        // The file loads (the pickle is valid); the tensor whose view leaves its storage is refused by name.
+        let badView = try TorchCheckpoint(path: fixture("bad-view.pt"))
+        XCTAssertThrowsError(try badView.tensor(at: "weight")) { error in
+            XCTAssertEqual("\(error)", "bad-view.pt: tensor weight of size [5, 4], stride [4, 1] and offset 0 reaches beyond its storage 0 of 16 elements")
+        }
         // Cut anywhere, a checkpoint is refused with a message, never read short.
         let whole = try Data(contentsOf: URL(fileURLWithPath: fixture("zip-state.pt")))
         let legacy = try Data(contentsOf: URL(fileURLWithPath: fixture("legacy-state.pt")))

@@ -146,6 +146,9 @@ def rewrite(source, target, change):
 small = {"weight": torch.randn(4, 4)}
 save("small.pt", small)
 rewrite("small.pt", "short-storage.pt", lambda name, data: data[:-8] if "/data/" in name else data)
+# A view of 5×4 elements of a storage of 16: size (4, 4) rewritten as (5, 4) in data.pkl.
+rewrite("small.pt", "bad-view.pt",
+        lambda name, data: data.replace(b"K\x04K\x04\x86", b"K\x05K\x04\x86", 1) if name.endswith("data.pkl") else data)
 os.remove(os.path.join(HERE, "small.pt"))
 
 with open(os.path.join(HERE, "expected.json"), "w") as f:
