@@ -45,26 +45,35 @@ def check_captioner(binary, work):
     encoder = originals["Encoder"](torchvision.models.resnet101(weights=None)).eval()
     decoder = originals["DecoderWithAttention"](attention_dim=512, embed_dim=512, decoder_dim=512,
                                                 vocab_size=len(words), encoder_dim=2048).eval()
-    with torch.no_grad():
-        decoder.fc.weight.mul_(40)
-        decoder.fc.bias[word_map["<end>"]] = 2.0
-    checkpoint, word_map_path = os.path.join(work, "BEST_checkpoint_full.pth.tar"), os.path.join(work, "WORDMAP_full.json")
-    torch.save({'epoch': 1, 'epochs_since_improvement': 0, 'bleu-4': 0.1, 'encoder': encoder, 'decoder': decoder,
-                'encoder_optimizer': None, 'decoder_optimizer': None}, checkpoint)
-    json.dump(word_map, open(word_map_path, "w"))
     image = os.path.join(work, "image256.png")
     originals["noise_png"](image, 256, 11)
     x = originals["image_tensor"](image, 256)
     with torch.no_grad():
-        caption = originals["beam_search"](encoder, decoder, x, word_map, 1)[1:-1]
+        decoder.fc.weight.mul_(40)
+        decoder.fc.bias.copy_(2 * torch.randn(len(words)))
+        for special in ("<pad>", "<unk>", "<start>"):      # never proposed by gradcam's search
+            decoder.fc.bias[word_map[special]] = -100.0
+        # Greedy decoding as caption.py's beam search with k = 1, cut at 20 words (a random
+        # model need not end; caption.py would then find no caption at all).
+        caption, previous = [], word_map["<start>"]
+        for _ in range(20):
+            logprobs = originals["teacher_forced"](encoder, decoder, x, caption + [0], word_map)[-1]
+            word = int(logprobs.argmax())
+            if word == word_map["<end>"]:
+                break
+            caption.append(word)
+    checkpoint, word_map_path = os.path.join(work, "BEST_checkpoint_full.pth.tar"), os.path.join(work, "WORDMAP_full.json")
+    torch.save({'epoch': 1, 'epochs_since_improvement': 0, 'bleu-4': 0.1, 'encoder': encoder, 'decoder': decoder,
+                'encoder_optimizer': None, 'decoder_optimizer': None}, checkpoint)
+    json.dump(word_map, open(word_map_path, "w"))
     reference = torch.stack([originals["grad_cam"](encoder.resnet[7], lambda t=t: originals["teacher_forced"](
         encoder, decoder, x, caption, word_map)[t, caption[t]]) for t in range(len(caption))]).numpy()
     with torch.no_grad():
         logprobs = originals["teacher_forced"](encoder, decoder, x, caption, word_map)
     model, out = os.path.join(work, "sat-full"), os.path.join(work, "sat-full-explained")
     gradcam(binary, "import", "show-attend-tell", "--checkpoint", checkpoint, "--word-map", word_map_path, "--out", model, "--force")
-    gradcam(binary, "caption", image, "--model", model, "--beam", "1", "--layer", "encoder.resnet.7", "--out", out, "--force",
-            "--quiet")
+    gradcam(binary, "caption", image, "--model", model, "--beam", "1", "--max-length", "20", "--layer", "encoder.resnet.7",
+            "--out", out, "--force", "--quiet")
     manifest = json.load(open(os.path.join(out, "manifest.json")))
     ours = [t["id"] for t in manifest["tokens"]]
     lp = max(abs(t["logprob"] - float(logprobs[i, caption[i]])) for i, t in enumerate(manifest["tokens"]))

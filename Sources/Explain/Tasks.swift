@@ -27,6 +27,9 @@ public struct ReadQuestion {
     public let text: String
     public let tokens: [(token: String, id: Int, unknown: Bool)]
     public let truncated: Bool
+    /// Whether the question is one of the forms the model was trained on; nil
+    /// when the model does not list them (`question_forms.txt`).
+    public var knownForm: Bool? = nil
     public var unknownWords: [String] { tokens.filter(\.unknown).map(\.token) }
 
     /// What a user must know before trusting an answer to this question: words
@@ -44,6 +47,10 @@ public struct ReadQuestion {
         }
         if truncated {
             found.append("the question is longer than the model's \(maxLength) words: only its first \(maxLength) were read")
+        }
+        if knownForm == false {
+            found.append("\"\(text)\" is none of the question forms the model was trained on (`gradcam models MODEL --forms` "
+                         + "lists them): its answers may be confident and still mean nothing")
         }
         return found
     }
@@ -140,8 +147,9 @@ public struct VQATask {
             throw TaskError.invalid("the question \"\(question.prefix(80))\" has no words after normalisation")
         }
         let unk = questions.unkID
-        return ReadQuestion(text: question, tokens: zip(e.tokens, e.ids).map { ($0, $1, $1 == unk) },
-                            truncated: e.truncated)
+        var read = ReadQuestion(text: question, tokens: zip(e.tokens, e.ids).map { ($0, $1, $1 == unk) }, truncated: e.truncated)
+        read.knownForm = model.questionForms.map { $0.matches(Tokenizer.words(in: question)) }
+        return read
     }
 
     /// Why maps at `layer` (nil: the model's explain_layer) mislead with a

@@ -39,6 +39,8 @@ public struct ModelDirectory {
     public let config: ModelConfig
     public let model: TaskModel
     public let preprocessing: Preprocessing
+    /// VQA: the question forms the model was trained on (`question_forms.txt`, optional).
+    public let questionForms: QuestionForms?
     /// weights.safetensors as mapped when loaded: the model's tensors point into it.
     private let weights: MappedFile
     private let digest = WeightsDigest()
@@ -93,6 +95,12 @@ public struct ModelDirectory {
         self.config = config
         self.model = model
         self.preprocessing = try Self.preprocessing(config, file: configPath)
+        let formsPath = dir.appendingPathComponent(QuestionForms.fileName).path
+        if config.task == .vqa, let data = FileManager.default.contents(atPath: formsPath) {
+            questionForms = try QuestionForms(parsing: String(decoding: data, as: UTF8.self), source: formsPath)
+        } else {
+            questionForms = nil
+        }
     }
 
     /// A model of `config`'s architecture with PyTorch's default random
@@ -209,8 +217,10 @@ public struct ModelDirectory {
                 try v.write(to: dir.appendingPathComponent(file).path)
             }
             for (name, data) in extraFiles { try data.write(to: dir.appendingPathComponent(name)) }
-            let card = path + "/MODEL_CARD.md"
-            if fm.fileExists(atPath: card) { try fm.copyItem(atPath: card, toPath: temporary + "/MODEL_CARD.md") }
+            // What describes the model beyond its weights stays with it.
+            for kept in ["MODEL_CARD.md", QuestionForms.fileName] where extraFiles[kept] == nil && fm.fileExists(atPath: path + "/" + kept) {
+                try fm.copyItem(atPath: path + "/" + kept, toPath: temporary + "/" + kept)
+            }
         }
     }
 

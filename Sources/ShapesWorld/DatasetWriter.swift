@@ -1,6 +1,7 @@
 import AtomicOutput
 import Foundation
 import Imaging
+import Text
 
 extension Split {
     /// The split's usual folder name: `train`, `test`, `test-heldout`.
@@ -156,6 +157,10 @@ private struct SplitWriter {
                                             dataSubtype: generator.split.datasetName, questions: questions),
                   to: folder, "questions.json")
         try write(JSONRecords.AnswersFile(info: info, annotations: answers), to: folder, "answers.json")
+        let forms = folder.appendingPathComponent(QuestionForms.fileName)
+        do { try Data(Grammar.questionForms.utf8).write(to: forms) } catch {
+            throw .unwritable(path: forms.path, reason: error.localizedDescription)
+        }
         try write(JSONRecords.LabelsFile(categories: Shape.allCases.map(\.rawValue), images: labels),
                   to: folder, "labels.json")
     }

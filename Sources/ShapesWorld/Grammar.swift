@@ -198,6 +198,27 @@ enum Grammar {
         "what is \(relation.rawValue) the \(b.colorShape)?"
     }
 
+    /// Every question form the generator asks (`question_forms.txt`, Text's
+    /// `QuestionForms`), with the article agreeing with the colour as asked.
+    public static var questionForms: String {
+        func any(_ words: [String]) -> String { "{" + words.joined(separator: "|") + "}" }
+        let colors = ShapeColor.allCases.map(\.rawValue), shapes = Shape.allCases.map(\.rawValue)
+        let vowel = colors.filter { article(before: $0) == "an" }, consonant = colors.filter { article(before: $0) == "a" }
+        let relations = any(Relation.allCases.map(\.rawValue)), object = any(colors) + " " + any(shapes)
+        return ([
+            "# The forms of ShapesWorld's questions (gradcam shapes); a question of another form gets an answer that means nothing.",
+            "what color is the \(any(shapes))?",
+            "what shape is the \(any(colors)) object?",
+            "how many shapes are there?",
+            "how many \(any(Shape.allCases.map(\.plural))) are there?",
+            "how many \(any(colors)) objects are there?",
+        ] + (consonant.isEmpty ? [] : ["is there a \(any(consonant)) \(any(shapes))?"])
+          + (vowel.isEmpty ? [] : ["is there an \(any(vowel)) \(any(shapes))?"]) + [
+            "is the \(object) \(relations) the \(object)?",
+            "what is \(relations) the \(object)?",
+        ]).joined(separator: "\n") + "\n"
+    }
+
     /// Every word a question can contain.
     static var questionWords: [String] {
         ["a", "an", "the", "what", "color", "is", "shape", "object", "how", "many", "shapes",

@@ -47,6 +47,8 @@ public struct TrainingOptions: Sendable {
     /// are deterministic for a seed and a thread count.
     public var threads = 1
     public var seed: UInt64 = 1
+    /// Files saved beside the model (a split's question_forms.txt).
+    public var modelFiles: [String: Data] = [:]
 
     public init() {}
 }
@@ -327,7 +329,7 @@ public final class Trainer {
         let state = try Safetensors.encode(optimizer.state())
         let info = try JSONSerialization.data(withJSONObject: ["next_epoch": epoch, "seed": options.seed,
                                                                "epochs": options.epochs], options: [.sortedKeys])
-        return [Self.stateFile: state, Self.progressFile: info]
+        return options.modelFiles.merging([Self.stateFile: state, Self.progressFile: info]) { _, training in training }
     }
 
     /// Loads the model and optimiser state saved in `out`; returns the epoch to start from.

@@ -148,6 +148,10 @@ struct Train: ParsableCommand {
         options.momentum = momentum
         options.seed = seed
         options.threads = threads
+        // A VQA model carries the question forms of the split it learnt from.
+        if task == .vqa, let forms = FileManager.default.contents(atPath: data + "/" + QuestionForms.fileName) {
+            options.modelFiles[QuestionForms.fileName] = forms
+        }
         let trainer = try Trainer(config: modelConfig, model: model, examples: examples, options: options)
         if threads > 1, modelConfig.backbone.hasBatchNorm, trainer.imagesPerShare < Self.fewestImagesPerShare {
             Terminal.warn(String(format: "each thread's share of a batch holds %.1f images; batch norm normalises a share "

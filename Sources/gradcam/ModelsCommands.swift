@@ -14,6 +14,9 @@ struct ListModels: ParsableCommand {
     var directories: [String] = []
 
     @Flag(help: "Print JSON.") var json = false
+    @Flag(help: ArgumentHelp("For VQA models, list the question forms they were trained on (question_forms.txt): "
+                             + "a question of another form gets an answer that means nothing."))
+    var forms = false
 
     func run() throws {
         var rows: [[String: Any]] = []
@@ -30,6 +33,7 @@ struct ListModels: ParsableCommand {
                                       "backbone": dir.config.backbone.arch.rawValue, "sizes": sizes,
                                       "explain_layer": dir.explainLayer, "explain_method": dir.defaultMethod.rawValue]
             if let decoder = dir.config.decoder { row["decoder"] = decoder.decoderKind.rawValue }
+            if forms, let questionForms = dir.questionForms { row["question_forms"] = questionForms.lines }
             rows.append(row)
         }
         if json {
@@ -45,6 +49,11 @@ struct ListModels: ParsableCommand {
             let decoder = (r["decoder"] as? String).map { ", decoder \($0)" } ?? ""
             print("  task \(r["task"]!), backbone \(r["backbone"]!)\(decoder), input \(input[0])×\(input[1]), "
                 + sizes.joined(separator: ", ") + ", default layer \(r["explain_layer"]!), method \(r["explain_method"]!)")
+            if forms, r["task"] as? String == "vqa" {
+                let lines = r["question_forms"] as? [String]
+                print(lines.map { "  question forms:\n" + $0.map { "    " + $0 }.joined(separator: "\n") }
+                      ?? "  question forms: not listed (no question_forms.txt)")
+            }
         }
     }
 }

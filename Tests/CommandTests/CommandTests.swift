@@ -128,6 +128,18 @@ final class CommandTests: XCTestCase {
                       && unknown.stderr.contains("a guess from the image alone"), unknown.stderr)
         let partly = try gradcam(["vqa", image, "--model", model("vqa-hidden"), "--question", "what colour is the circle?"])
         XCTAssertTrue(partly.stderr.contains("read as <unk>: colour (5 of 6 words known)"), partly.stderr)
+        // A model that lists its question forms names a question of another form; `models --forms` lists them.
+        let forms = scratch.appendingPathComponent("vqa-with-forms")
+        try FileManager.default.copyItem(at: URL(fileURLWithPath: model("vqa-hidden")), to: forms)
+        try Data("what color is the {circle|square}?\n".utf8).write(to: forms.appendingPathComponent("question_forms.txt"))
+        let offForm = try gradcam(["vqa", image, "--model", forms.path, "--question", "what is the color of the circle?"])
+        XCTAssertEqual(offForm.status, 0, offForm.stderr)
+        XCTAssertTrue(offForm.stderr.contains("\"what is the color of the circle?\" is none of the question forms the model was trained on"),
+                      offForm.stderr)
+        let inForm = try gradcam(["vqa", image, "--model", forms.path, "--question", "What color is the square"])
+        XCTAssertFalse(inForm.stderr.contains("question forms"), inForm.stderr)
+        let listed = try gradcam(["models", forms.path, "--forms"])
+        XCTAssertTrue(listed.stdout.contains("question forms:\n    what color is the {circle|square}?"), listed.stdout)
         let wrong = try gradcam(["vqa", image, "--model", model("vqa-hidden"), "--question", "what?", "--answer", "bleu"])
         XCTAssertEqual(wrong.status, 1)
         XCTAssertTrue(wrong.stderr.contains("\"blue\""), wrong.stderr)

@@ -1,15 +1,36 @@
 import XCTest
 import Imaging
 @testable import ShapesWorld
+import Text
 
 final class DatasetTests: XCTestCase {
     let files = ["captions.json", "instances.json", "questions.json", "answers.json", "labels.json"]
+
+    /// Every question the generator asks is one of the forms a split (and a model trained on
+    /// it) lists; near misses are not.
+    func testGeneratedQuestionsMatchTheListedForms() throws {
+        let forms = try QuestionForms(parsing: Grammar.questionForms, source: "forms")
+        let generator = try SceneGenerator(seed: 12)
+        var kinds = Set<String>()
+        for index in 0..<300 {
+            for q in generator.scene(index: index).questions {
+                XCTAssertTrue(forms.matches(Tokenizer.words(in: q.text)), q.text)
+                kinds.insert("\(q.type)")
+            }
+        }
+        XCTAssertEqual(kinds.count, 5, "every type of question was asked: \(kinds)")
+        for offForm in ["how many objects are there?", "is there a orange square?", "what color is the red circle?",
+                        "is the red circle left the blue square?", "what is left of the square?"] {
+            XCTAssertFalse(forms.matches(Tokenizer.words(in: offForm)), offForm)
+        }
+    }
 
     func testWrittenSplitReadsBack() throws {
         let folder = try temporaryFolder(self).appendingPathComponent("train")
         var reported: [(Int, Int)] = []
         try writeDataset(to: folder.path, count: 10, seed: 11, progress: { reported.append(($0, $1)); return true })
         XCTAssertEqual(reported.map(\.0), Array(1...10))
+        XCTAssertEqual(try String(contentsOf: folder.appendingPathComponent(QuestionForms.fileName), encoding: .utf8), Grammar.questionForms)
         // Stopping from the progress callback removes the partial split.
         let stopped = folder.deletingLastPathComponent().appendingPathComponent("stopped")
         XCTAssertThrowsError(try writeDataset(to: stopped.path, count: 10, seed: 11, progress: { done, _ in done < 4 })) {
