@@ -103,7 +103,7 @@ public struct Pickle: Sendable {
             var state = object.state
             // A state of (dict, slots) — `__getstate__` with __slots__.
             if case let .sequence(s) = state, sequences[s].count == 2 { state = sequences[s][0] }
-            if let direct = member(key, of: state), case .dict = state { return direct }
+            if case .dict = state, let direct = member(key, of: state) { return direct }
             for part in ["_modules", "_parameters", "_buffers"] {
                 if let container = member(part, of: state), let found = member(key, of: container) { return found }
             }

@@ -68,8 +68,7 @@ public final class TorchCheckpoint: @unchecked Sendable {
         } catch let error as PickleError {
             throw CheckpointError(file: file, reason: error.description)
         } catch let error as ZipError {
-            guard case let .malformed(reason) = error else { fatalError() }
-            throw CheckpointError(file: file, reason: "not a valid PyTorch zip checkpoint: \(reason)")
+            throw CheckpointError(file: file, reason: "not a valid PyTorch zip checkpoint: \(error.reason)")
         } catch let error as CheckpointError {
             throw CheckpointError(file: file, reason: error.reason)
         } catch {

@@ -16,22 +16,22 @@ struct ZipArchive {
         if count == 0xFFFF || directorySize == 0xFFFF_FFFF || directoryOffset == 0xFFFF_FFFF {
             // ZIP64: a locator just before the end record points at the ZIP64 end record.
             let locator = eocd - 20
-            guard locator >= 0, Self.u32(bytes, locator) == 0x0706_4B50 else { throw .malformed("the ZIP64 locator is missing") }
+            guard locator >= 0, Self.u32(bytes, locator) == 0x0706_4B50 else { throw ZipError("the ZIP64 locator is missing") }
             let record = Self.u64(bytes, locator + 8)
             guard bytes.count >= 56, record <= UInt64(bytes.count - 56), Self.u32(bytes, Int(record)) == 0x0606_4B50 else {
-                throw .malformed("the ZIP64 end record lies outside the file")
+                throw ZipError("the ZIP64 end record lies outside the file")
             }
             count = Int(clamping: Self.u64(bytes, Int(record) + 32))
             directorySize = Int(clamping: Self.u64(bytes, Int(record) + 40))
             directoryOffset = Int(clamping: Self.u64(bytes, Int(record) + 48))
         }
         guard directoryOffset <= bytes.count, directorySize <= bytes.count - directoryOffset else {
-            throw .malformed("the central directory lies outside the file: truncated?")
+            throw ZipError("the central directory lies outside the file: truncated?")
         }
         var at = directoryOffset
         for _ in 0..<count {
             guard at + 46 <= bytes.count, Self.u32(bytes, at) == 0x0201_4B50 else {
-                throw .malformed("central directory entry \(names.count) at byte \(at) is damaged: truncated?")
+                throw ZipError("central directory entry \(names.count) at byte \(at) is damaged: truncated?")
             }
             let method = Self.u16(bytes, at + 10)
             var size = UInt64(Self.u32(bytes, at + 20))
@@ -39,7 +39,7 @@ struct ZipArchive {
             let commentLength = Int(Self.u16(bytes, at + 32))
             var localOffset = UInt64(Self.u32(bytes, at + 42))
             let end = at + 46 + nameLength + extraLength + commentLength
-            guard end <= bytes.count else { throw .malformed("central directory entry \(names.count) runs past the end of the file") }
+            guard end <= bytes.count else { throw ZipError("central directory entry \(names.count) runs past the end of the file") }
             let name = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[(at + 46)..<(at + 46 + nameLength)]), as: UTF8.self)
             // ZIP64 extra field: the 64-bit sizes and offset, each present only where its 32-bit field is all ones.
             var extra = at + 46 + nameLength
@@ -55,15 +55,15 @@ struct ZipArchive {
                 extra += 4 + length
             }
             guard method == 0 else {
-                throw .malformed("entry \(name) is compressed (method \(method)); torch.save stores its entries uncompressed — was the file re-zipped?")
+                throw ZipError("entry \(name) is compressed (method \(method)); torch.save stores its entries uncompressed — was the file re-zipped?")
             }
             guard bytes.count >= 30, localOffset <= UInt64(bytes.count - 30), Self.u32(bytes, Int(localOffset)) == 0x0403_4B50 else {
-                throw .malformed("entry \(name)'s local header lies outside the file or is damaged: truncated?")
+                throw ZipError("entry \(name)'s local header lies outside the file or is damaged: truncated?")
             }
             let local = Int(localOffset)
             let start = local + 30 + Int(Self.u16(bytes, local + 26)) + Int(Self.u16(bytes, local + 28))
             guard start <= bytes.count, size <= UInt64(bytes.count - start) else {
-                throw .malformed("entry \(name) (\(size) bytes) runs past the end of the file: truncated?")
+                throw ZipError("entry \(name) (\(size) bytes) runs past the end of the file: truncated?")
             }
             entries[name] = start..<(start + Int(size))
             names.append(name)
@@ -72,7 +72,7 @@ struct ZipArchive {
     }
 
     private static func endOfCentralDirectory(_ bytes: UnsafeRawBufferPointer) throws(ZipError) -> Int {
-        guard bytes.count >= 22 else { throw .malformed("\(bytes.count) bytes, too short for a zip archive: truncated?") }
+        guard bytes.count >= 22 else { throw ZipError("\(bytes.count) bytes, too short for a zip archive: truncated?") }
         // The end record is the last 22 bytes plus a comment of at most 65 535 bytes.
         let lowest = max(0, bytes.count - 22 - 65_535)
         var at = bytes.count - 22
@@ -80,7 +80,7 @@ struct ZipArchive {
             if u32(bytes, at) == 0x0605_4B50 { return at }
             at -= 1
         }
-        throw .malformed("no end-of-central-directory record: the zip archive is truncated")
+        throw ZipError("no end-of-central-directory record: the zip archive is truncated")
     }
 
     private static func u16(_ b: UnsafeRawBufferPointer, _ at: Int) -> UInt16 { b.loadUnaligned(fromByteOffset: at, as: UInt16.self).littleEndian }
@@ -88,6 +88,8 @@ struct ZipArchive {
     private static func u64(_ b: UnsafeRawBufferPointer, _ at: Int) -> UInt64 { b.loadUnaligned(fromByteOffset: at, as: UInt64.self).littleEndian }
 }
 
-enum ZipError: Error {
-    case malformed(String)
+/// Why an archive could not be read, in words.
+struct ZipError: Error {
+    let reason: String
+    init(_ reason: String) { self.reason = reason }
 }
