@@ -73,28 +73,31 @@ public struct TargetSet {
 
     /// Each word of a caption (teacher-forced): entry t is word t's score given
     /// the image and the words before it. `words` are ids; `<end>` may be last.
-    /// `wholeCaption` gives one entry instead: the sum of the words' log-probabilities,
-    /// the single map of the paper's released code.
+    /// `wholeCaption` appends one entry, explained in the same pass: the sum of the
+    /// words' scores, a last `<end>` excluded — the single map of the paper's released code.
     public static func caption(_ model: Captioner, vocabulary: Vocabulary, words: [Int], kind: ScoreKind,
                                wholeCaption: Bool = false) -> TargetSet {
         let labels = words.map { vocabulary.token(at: $0) ?? "<unk>" }
-        let entries = wholeCaption
-            ? [Entry(label: labels.joined(separator: " "), id: -1)]
-            : zip(labels, words).map { Entry(label: $0, id: $1) }
+        let summed = words.last == vocabulary.endID ? words.count - 1 : words.count
+        let whole = wholeCaption && summed > 0
+        let entries = zip(labels, words).map { Entry(label: $0, id: $1) } + (whole ? [Entry(label: wholeCaptionLabel, id: -1)] : [])
         let perRow: (Tensor, ForwardContext, [Int]) -> Tensor = { images, ctx, targets in
             wordScores(model, feature: model.imageFeature(images, ctx), words: words, targets: targets, kind: kind, ctx)
         }
-        return TargetSet(entries: wholeCaption && words.isEmpty ? [] : entries, kind: kind,
-                         image: { _ = model.imageFeature($0, $1) },
-                         rowScores: wholeCaption ? nil : perRow) { images, ctx in
+        return TargetSet(entries: entries, kind: kind, image: { _ = model.imageFeature($0, $1) },
+                         rowScores: whole ? nil : perRow) { images, ctx in
             // The batch is the feature's: T copies when the explained layer was repeated.
             let logits = model.teacherForcedLogits(model.imageFeature(images, ctx), words: words, ctx)
             let b = logits.shape[0], n = words.count
             let perWord = score(logits, kind: kind, axis: 2).reshaped([b * n, -1])
                 .pick((0..<(b * n)).map { words[$0 % n] }).reshaped([b, n])
-            return wholeCaption ? perWord.sum(axis: 1, keepDims: true) : perWord
+            guard whole else { return perWord }
+            return Tensor.concat([perWord, perWord.slice(axis: 1, 0..<summed).sum(axis: 1, keepDims: true)], axis: 1)
         }
     }
+
+    /// The label of a caption's whole-caption entry (`caption --whole`; its id is -1).
+    public static let wholeCaptionLabel = "(whole caption)"
 
     /// Row j's score of word targets[j] of `words` (teacher-forced) for image
     /// features [B, …]: [B]. The 10 000-word head and its softmax run on those B

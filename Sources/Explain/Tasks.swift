@@ -86,10 +86,15 @@ public struct CaptionTask {
     }
 
     /// Beam search's `nbest` hypotheses, each explained; or the given caption, teacher-forced.
+    /// With `whole`, each also gets a last entry for the whole caption (the sum of its words'
+    /// scores, `TargetSet.caption`), explained in the same pass.
     /// `onUnknown` hears the words of a given caption that became `<unk>`, and whether it was truncated.
     public func explain(image: Tensor, caption: String?, beam: Int, nbest: Int, maxLength: Int?, includeEnd: Bool,
-                        score: ScoreKind, options: ExplainOptions,
+                        whole: Bool = false, score: ScoreKind, options: ExplainOptions,
                         onUnknown: ([String], Bool) -> Void = { _, _ in }) throws -> [ExplainedSequence] {
+        if whole, !options.method.hasLayerMap {
+            throw TaskError.invalid("--whole explains the caption's log-probability at a layer; \(options.method.rawValue) has no layer map")
+        }
         let limit = maxLength ?? model.config.decoder!.maxLength
         let explainer = try Explainer(root: captioner, defaultLayer: model.explainLayer, options: options)
         var captions: [(words: [Int], beam: (Int, Int, Float)?)] = []
@@ -109,16 +114,20 @@ public struct CaptionTask {
         return try captions.map { words, beamInfo in
             let end = vocabulary.endID!
             let targetWords = includeEnd ? words + [end] : words
-            let targets = TargetSet.caption(captioner, vocabulary: vocabulary, words: targetWords, kind: score)
+            let targets = TargetSet.caption(captioner, vocabulary: vocabulary, words: targetWords, kind: score, wholeCaption: whole)
             let explanation = try explainer.explain(targets, image: image)
-            // log p of each word, whatever score was differentiated.
+            // log p of each word (and of the whole caption), whatever score was differentiated.
             let logProbs = score == .logprob ? explanation.entries.map(\.score)
-                : TargetSet.caption(captioner, vocabulary: vocabulary, words: targetWords, kind: .logprob)
+                : TargetSet.caption(captioner, vocabulary: vocabulary, words: targetWords, kind: .logprob, wholeCaption: whole)
                     .values(for: image, explainer.sharingContext(for: image))
+            // Where the decoder looked for each word; for the whole caption, their mean.
+            var attention = captioner.attentionMaps(image, words: targetWords, explainer.sharingContext(for: image))
+            if let maps = attention, explanation.entries.count > targetWords.count {
+                attention = Tensor.concat([maps, maps.mean(axis: 0).unsqueezed(axis: 0)], axis: 0)
+            }
             return ExplainedSequence(explanation: explanation, text: words.map { vocabulary.token(at: $0) ?? "<unk>" }.joined(separator: " "), logProbs: logProbs,
                                      probabilities: nil, beam: beamInfo.map { (size: $0.0, rank: $0.1, logProb: $0.2) },
-                                     attention: captioner.attentionMaps(image, words: targetWords,
-                                                                        explainer.sharingContext(for: image)))
+                                     attention: attention)
         }
     }
 }

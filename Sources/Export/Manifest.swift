@@ -45,6 +45,8 @@ func manifest(_ doc: ExportDocument) -> JSON {
     let names = overlayNames(doc)
     fields.append(("tokens", .array(e.entries.enumerated().map { k, entry in
         var record: [(String, JSON)] = [("index", .int(k)), ("token", .string(entry.label)), ("id", .int(entry.id))]
+        // `caption --whole`: the caption's summed log-probability, not a word.
+        if doc.task == .captioning && entry.id == -1 { record.append(("whole_caption", .bool(true))) }
         if let logprobs = doc.logprobs { record.append(("logprob", .number(logprobs[k]))) }
         if let probabilities = doc.probabilities { record.append(("probability", .number(probabilities[k]))) }
         record.append(("score", .number(entry.score)))

@@ -198,6 +198,10 @@ struct Caption: ParsableCommand {
     @Option(help: "Maximum caption length in words (default: the model's max_length).") var maxLength: Int?
     @Option(help: "Explain this caption, teacher-forced, instead of generating one.") var caption: String?
     @Flag(help: "Also explain the <end> token.") var includeEnd = false
+    @Flag(help: ArgumentHelp("Also explain the whole caption — the sum of its words' log-probabilities, <end> excluded — "
+                             + "in the same pass: the single map of the paper's released code, a last entry flagged "
+                             + "\"whole_caption\" in the manifest."))
+    var whole = false
     @OptionGroup var flags: ExplainFlags
 
     func validate() throws {
@@ -217,7 +221,7 @@ struct Caption: ParsableCommand {
         let loaded = try LoadedImage(path: image, model: dir, quiet: flags.quiet)
         let score = flags.score(for: .captioning)
         let sequences = try task.explain(image: loaded.input, caption: caption, beam: beam, nbest: nbest,
-                                         maxLength: maxLength, includeEnd: includeEnd, score: score,
+                                         maxLength: maxLength, includeEnd: includeEnd, whole: whole, score: score,
                                          options: flags.options(for: dir)) { unknown, truncated in
             if !unknown.isEmpty { Terminal.warn("not in the vocabulary, read as <unk>: \(unknown.joined(separator: ", "))") }
             if truncated { Terminal.warn("the caption is longer than the model's \(dir.config.decoder!.maxLength) words; truncated") }

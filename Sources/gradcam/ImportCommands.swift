@@ -16,14 +16,15 @@ struct Import: ParsableCommand {
             --layer accepts.
 
             Examples:
-              gradcam import show-attend-tell --checkpoint BEST_checkpoint_coco_5_cap_per_img_5_min_word_freq.pth.tar \\
-                  --word-map WORDMAP_coco_5_cap_per_img_5_min_word_freq.json --out models/sat-coco
-              gradcam import show-and-tell --encoder models/encoder-5-3000.pkl \\
-                  --decoder models/decoder-5-3000.pkl --vocab data/vocab.pkl --out models/show-and-tell
-              gradcam import pytorch-vqa --checkpoint logs/2017-08-04_00.55.19.pth --backbone resnet152-caffe.pth \\
-                  --backbone-layout caffe --out models/vqa
-              gradcam import deeper-lstm-vqa --checkpoint models/model-epoch-30.ckpt \\
-                  --questions datasets/vocab_questions.txt --answers datasets/vocab_answers.txt --out models/basic-vqa
+              gradcam import show-attend-tell --checkpoint BEST_checkpoint.pth.tar \\
+                  --word-map WORDMAP.json --out models/sat
+              gradcam import show-and-tell --encoder encoder-5-3000.pkl \\
+                  --decoder decoder-5-3000.pkl --vocab vocab.pkl --out models/nic
+              gradcam import pytorch-vqa --checkpoint logs/vqa.pth \\
+                  --backbone resnet152.pth --backbone-layout caffe --out models/vqa
+              gradcam import deeper-lstm-vqa --checkpoint model-epoch-30.ckpt \\
+                  --questions vocab_questions.txt --answers vocab_answers.txt \\
+                  --out models/basic-vqa
             """,
         subcommands: [ShowAttendTell.self, ShowAndTell.self, PyTorchVQA.self, DeeperLSTMVQA.self])
 

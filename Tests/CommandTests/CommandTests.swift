@@ -111,6 +111,27 @@ final class CommandTests: XCTestCase {
         XCTAssertEqual((manifest["tokens"] as! [[String: Any]]).map { $0["token"] as! String }, ["a", "red", "<unk>"])
     }
 
+    /// `--whole`: the paper's whole-caption map as a last entry of the same export, its
+    /// log-probability the words' sum; refused for a method without a layer map.
+    func testWholeCaptionIsALastFlaggedEntry() throws {
+        let out = scratch.appendingPathComponent("whole").path
+        let run = try gradcam(["caption", image, "--model", model("sat-vgg"), "--caption", "a red circle", "--whole", "--out", out])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/manifest.json"))) as! [String: Any]
+        let tokens = manifest["tokens"] as! [[String: Any]]
+        XCTAssertEqual(tokens.map { $0["token"] as! String }, ["a", "red", "circle", "(whole caption)"])
+        XCTAssertEqual(tokens.last?["whole_caption"] as? Bool, true)
+        XCTAssertNil(tokens.first?["whole_caption"])
+        let words = tokens.dropLast().map { $0["logprob"] as! Double }
+        XCTAssertEqual(tokens.last?["logprob"] as! Double, words.reduce(0, +), accuracy: 1e-4)
+        try checkWithNumpy(out + "/cams.npy", shape: [4, 32, 32])
+        try checkWithNumpy(out + "/attention.npy", shape: [4, 10, 10])
+        let guided = try gradcam(["caption", image, "--model", model("sat-vgg"), "--whole", "--method", "guided-backprop"])
+        XCTAssertEqual(guided.status, 1)
+        XCTAssertTrue(guided.stderr.contains("--whole explains the caption's log-probability at a layer; guided-backprop has no layer map"),
+                      guided.stderr)
+    }
+
     func testVQAAndClassify() throws {
         let vqa = try gradcam(["vqa", image, "--model", model("vqa-hidden"), "--question", "What color is the circle?", "--top", "2",
                                "--out", scratch.appendingPathComponent("v").path])

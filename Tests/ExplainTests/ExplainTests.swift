@@ -88,8 +88,13 @@ final class ExplainTests: XCTestCase {
                 assertClose(e.raw, expected, relative: 1e-3, "\(name) per-word \(kind)")
                 XCTAssertEqual(e.entries.map(\.label), words.map { vocabulary.token(at: $0)! })
             }
+            // The whole caption rides as one more entry of the same pass; its words' maps are unchanged.
             let whole = TargetSet.caption(model, vocabulary: vocabulary, words: words, kind: .logprob, wholeCaption: true)
-            assertClose(try explainer(dir).explain(whole, image: x).raw, ref.raw_whole, relative: 1e-3, "\(name) whole caption")
+            let both = try explainer(dir).explain(whole, image: x)
+            XCTAssertEqual(both.entries.last?.label, TargetSet.wholeCaptionLabel)
+            let raw = try XCTUnwrap(both.raw)
+            assertClose(raw.slice(axis: 0, words.count..<(words.count + 1)), ref.raw_whole, relative: 1e-3, "\(name) whole caption")
+            assertClose(raw.slice(axis: 0, 0..<words.count), ref.raw_logprob, relative: 1e-3, "\(name) per-word beside the whole")
         }
     }
 

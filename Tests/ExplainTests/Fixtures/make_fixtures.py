@@ -71,6 +71,7 @@ for name in ["classifier-vgg", "classifier-resnet18"]:
     entry["guided"] = flat(torch.tensor(guided).permute(2, 0, 1))
     out[name] = entry
 
+END = mf.VOCAB.index("<end>")
 for name in ["captioner-vgg-fc7", "captioner-resnet-2layer"]:
     cfg, model, x, e = load(name)
     layer, words = cfg["explain_layer"], e["words"]
@@ -86,7 +87,8 @@ for name in ["captioner-vgg-fc7", "captioner-resnet-2layer"]:
         per_word_logit.append(raw_gradcam(model, layer, x, logit))
     def whole_caption(inp):
         logp = model(inp, words)  # one forward: the hook must see a single activation
-        return sum(logp[0, t, words[t]] for t in range(len(words)))
+        # The words' log-probabilities, a last <end> excluded (the paper's released code).
+        return sum(logp[0, t, words[t]] for t in range(len(words) - (1 if words[-1] == END else 0)))
     whole = raw_gradcam(model, layer, x, whole_caption)
     out[name] = {"layer": layer, "words": words, "raw_logprob": flat(per_word),
                  "raw_logit": flat(torch.stack(per_word_logit)), "raw_whole": flat(whole[None])}
