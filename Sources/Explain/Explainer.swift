@@ -10,13 +10,17 @@ public struct ExplainOptions: Sendable {
     public var layer: String?
     public var counterfactual = false
     public var normalize: Normalization = .token
+    /// Also measure each map's deletion and insertion AUC against a random order
+    /// (`TargetSet.faithfulness`): the tasks put it in `ExplainedSequence.faithfulness`.
+    public var faithfulness = false
 
     public init(method: Method = .gradcam, layer: String? = nil, counterfactual: Bool = false,
-                normalize: Normalization = .token) {
+                normalize: Normalization = .token, faithfulness: Bool = false) {
         self.method = method
         self.layer = layer
         self.counterfactual = counterfactual
         self.normalize = normalize
+        self.faithfulness = faithfulness
     }
 }
 

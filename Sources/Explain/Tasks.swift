@@ -20,6 +20,8 @@ public struct ExplainedSequence {
     /// an attention VQA model's glimpses [K, G, h, w] (the same for every answer:
     /// where the model looked depends on the question, not on the answer); else nil.
     public var attention: Tensor? = nil
+    /// Each entry's deletion and insertion AUC, when `ExplainOptions.faithfulness` asked.
+    public var faithfulness: [EntryFaithfulness]? = nil
 }
 
 /// The question of a VQA explanation as the model read it.
@@ -127,7 +129,8 @@ public struct CaptionTask {
             }
             return ExplainedSequence(explanation: explanation, text: words.map { vocabulary.token(at: $0) ?? "<unk>" }.joined(separator: " "), logProbs: logProbs,
                                      probabilities: nil, beam: beamInfo.map { (size: $0.0, rank: $0.1, logProb: $0.2) },
-                                     attention: attention)
+                                     attention: attention,
+                                     faithfulness: options.faithfulness ? targets.faithfulness(of: explanation, image: image) : nil)
         }
     }
 }
@@ -196,10 +199,12 @@ public struct VQATask {
             ?? TargetSet.top(top, of: logits)
         let probs = logits.softmax(axis: 1).values
         let targets = TargetSet.answers(vqa, answers: answers, question: question.tokens.map(\.id), ids: ids, kind: score)
-        return ExplainedSequence(explanation: try explainer.explain(targets, image: image), text: question.text,
+        let explanation = try explainer.explain(targets, image: image)
+        return ExplainedSequence(explanation: explanation, text: question.text,
                                  logProbs: nil, probabilities: ids.map { probs[$0] }, beam: nil,
                                  attention: vqa.glimpses(imageFeature: feature, question: q, ctx).map { g in
-                                     g.expanded(to: [ids.count] + g.shape.dropFirst()) })
+                                     g.expanded(to: [ids.count] + g.shape.dropFirst()) },
+                                 faithfulness: options.faithfulness ? targets.faithfulness(of: explanation, image: image) : nil)
     }
 }
 
@@ -227,8 +232,9 @@ public struct ClassifyTask {
             ?? TargetSet.top(top, of: logits)
         let probs = logits.softmax(axis: 1).values
         let targets = TargetSet.classes(classifier, names: classes, ids: ids, kind: score)
-        return ExplainedSequence(explanation: try explainer.explain(targets, image: image), text: nil,
-                                 logProbs: nil, probabilities: ids.map { probs[$0] }, beam: nil)
+        let explanation = try explainer.explain(targets, image: image)
+        return ExplainedSequence(explanation: explanation, text: nil, logProbs: nil, probabilities: ids.map { probs[$0] }, beam: nil,
+                                 faithfulness: options.faithfulness ? targets.faithfulness(of: explanation, image: image) : nil)
     }
 }
 

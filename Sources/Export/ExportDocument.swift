@@ -88,6 +88,8 @@ public struct ExportDocument {
     /// attention VQA models: each entry's glimpses [T, G, h, w]
     /// (export-format extension: attention.npy).
     public var attention: Tensor?
+    /// Each entry's deletion and insertion AUC beside a random order's (`--faithfulness`).
+    public var faithfulness: [EntryFaithfulness]?
     /// Extra rows for the report's settings table (e.g. the command line), in order.
     public var reportSettings: [(name: String, value: String)]
 
@@ -135,6 +137,9 @@ public struct ExportDocument {
         }
         if let probabilities, probabilities.count != t {
             throw fail("\(probabilities.count) probabilities for \(t) entries")
+        }
+        if let faithfulness, faithfulness.count != t {
+            throw fail("\(faithfulness.count) faithfulness scores for \(t) entries")
         }
         if e.method.hasLayerMap {
             guard let raw = e.raw, let cams = e.cams, let size = e.layerSize else {

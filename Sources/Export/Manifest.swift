@@ -50,6 +50,11 @@ func manifest(_ doc: ExportDocument) -> JSON {
         if let logprobs = doc.logprobs { record.append(("logprob", .number(logprobs[k]))) }
         if let probabilities = doc.probabilities { record.append(("probability", .number(probabilities[k]))) }
         record.append(("score", .number(entry.score)))
+        if let f = doc.faithfulness?[k] {
+            record.append(("faithfulness", .object([("deletion", .number(f.deletion)), ("insertion", .number(f.insertion)),
+                                                    ("deletion_random", .number(f.randomDeletion)),
+                                                    ("insertion_random", .number(f.randomInsertion))])))
+        }
         if e.method.hasLayerMap {
             record.append(("cam_max", .number(entry.camMax)))
             record.append(("peak", .array(entry.peak.map { .int($0) })))

@@ -26,6 +26,11 @@ struct ExplainFlags: ParsableArguments {
     @Flag(help: "Negate the gradients: show where evidence speaks against the target (the paper's counterfactual maps).")
     var counterfactual = false
 
+    @Flag(help: ArgumentHelp("Measure each map: the area under the deletion curve (the entry's score as the map's pixels "
+                             + "are removed, most important first; lower is better) and the insertion curve (added to a "
+                             + "blurred image; higher is better), beside a random pixel order's. In the table and the manifest."))
+    var faithfulness = false
+
     @Option(help: "Map scaling: token (each map to [0, 1]), sequence (one scale for all, to compare strength) or none.")
     var normalize: Normalization = .token
 
@@ -74,7 +79,8 @@ struct ExplainFlags: ParsableArguments {
     func method(for model: ModelDirectory) -> Method { method ?? model.defaultMethod }
 
     func options(for model: ModelDirectory) -> ExplainOptions {
-        ExplainOptions(method: method(for: model), layer: layer.map(model.layerName), counterfactual: counterfactual, normalize: normalize)
+        ExplainOptions(method: method(for: model), layer: layer.map(model.layerName), counterfactual: counterfactual,
+                       normalize: normalize, faithfulness: faithfulness)
     }
 }
 
@@ -142,6 +148,7 @@ func exportDocument(_ sequence: ExplainedSequence, task: ExportDocument.Task, im
     }
     if let b = sequence.beam { doc.beam = .init(size: b.size, rank: b.rank, logprob: b.logProb) }
     doc.attention = sequence.attention
+    doc.faithfulness = sequence.faithfulness
     doc.reportSettings = [("command", CommandLine.arguments.map(shellQuoted).joined(separator: " "))]
     return doc
 }
@@ -153,6 +160,13 @@ func shellQuoted(_ argument: String) -> String {
         CharacterSet.alphanumerics.contains($0) && $0.isASCII || "_./=:,@%+-".unicodeScalars.contains($0)
     }
     return plain ? argument : "'" + argument.replacingOccurrences(of: "'", with: "'\\''") + "'"
+}
+
+/// `--faithfulness`: an entry's deletion and insertion AUC with the random order's in brackets.
+func faithfulnessText(_ f: EntryFaithfulness?) -> String {
+    guard let f else { return "" }
+    return String(format: "  deletion %.3f (random %.3f), insertion %.3f (random %.3f)",
+                  f.deletion, f.randomDeletion, f.insertion, f.randomInsertion)
 }
 
 func peakText(_ peak: [Int]) -> String { peak.count == 2 ? "(\(peak[0]), \(peak[1]))" : "-" }
@@ -264,7 +278,8 @@ struct Caption: ParsableCommand {
             let lp = s.logProbs.map { String(format: "%8.3f", $0[i]) } ?? "       -"
             let sc = flags.score.map { _ in String(format: "%8.3f   ", entry.score) } ?? ""
             print(String(format: "%3d  ", i) + entry.label.padding(toLength: width, withPad: " ", startingAt: 0)
-                + " " + lp + (faint.indices.contains(i) && faint[i] ? "* " : "  ") + sc + peakText(entry.peak))
+                + " " + lp + (faint.indices.contains(i) && faint[i] ? "* " : "  ") + sc + peakText(entry.peak)
+                + faithfulnessText(s.faithfulness?[i]))
         }
         if faint.contains(true) { print(Terminal.dim("  * " + ScoreKind.faintNote)) }
     }
@@ -323,8 +338,9 @@ struct VQA: ParsableCommand {
                 print(String(format: "  %6.1f%%  ", p * 100) + (task.answers.token(at: id) ?? "?")
                     .padding(toLength: 14, withPad: " ", startingAt: 0) + " " + Terminal.green(bar))
             }
-            for entry in s.explanation.entries {
-                print("explained: \(entry.label)  \(score.rawValue) \(String(format: "%.3f", entry.score))  peak \(peakText(entry.peak)), \(peakPlace(s.explanation, dir))")
+            for (k, entry) in s.explanation.entries.enumerated() {
+                print("explained: \(entry.label)  \(score.rawValue) \(String(format: "%.3f", entry.score))  peak \(peakText(entry.peak)), "
+                      + peakPlace(s.explanation, dir) + faithfulnessText(s.faithfulness?[k]))
             }
         }
         try emit(s, task: .vqa, image: loaded, model: dir, flags: flags, score: score, question: read, out: flags.out)
@@ -361,9 +377,9 @@ struct Classify: ParsableCommand {
         let score = flags.score(for: .classification)
         let s = try task.explain(image: loaded.input, className: className, top: top, score: score, options: flags.options(for: dir))
         if !flags.quiet && !flags.json {
-            for (entry, p) in zip(s.explanation.entries, s.probabilities ?? []) {
+            for (k, (entry, p)) in zip(s.explanation.entries, s.probabilities ?? []).enumerated() {
                 print(String(format: "%6.1f%%  ", p * 100) + entry.label.padding(toLength: 16, withPad: " ", startingAt: 0)
-                    + "  peak \(peakText(entry.peak)), \(peakPlace(s.explanation, dir))")
+                    + "  peak \(peakText(entry.peak)), \(peakPlace(s.explanation, dir))" + faithfulnessText(s.faithfulness?[k]))
             }
         }
         try emit(s, task: .classification, image: loaded, model: dir, flags: flags, score: score, out: flags.out)

@@ -132,6 +132,20 @@ final class CommandTests: XCTestCase {
                       guided.stderr)
     }
 
+    /// `--faithfulness`: each entry's deletion and insertion AUC and the random order's, printed and in the manifest.
+    func testFaithfulnessIsPrintedAndRecorded() throws {
+        let out = scratch.appendingPathComponent("faithful").path
+        let run = try gradcam(["classify", image, "--model", model("classifier-vgg"), "--top", "2", "--faithfulness", "--out", out])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertEqual(run.stdout.components(separatedBy: "deletion ").count - 1, 2, run.stdout)
+        let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/manifest.json"))) as! [String: Any]
+        for token in manifest["tokens"] as! [[String: Any]] {
+            let f = try XCTUnwrap(token["faithfulness"] as? [String: Double], "\(token)")
+            XCTAssertEqual(Set(f.keys), ["deletion", "insertion", "deletion_random", "insertion_random"])
+            XCTAssertTrue(f.values.allSatisfy(\.isFinite), "\(f)")
+        }
+    }
+
     func testVQAAndClassify() throws {
         let vqa = try gradcam(["vqa", image, "--model", model("vqa-hidden"), "--question", "What color is the circle?", "--top", "2",
                                "--out", scratch.appendingPathComponent("v").path])
