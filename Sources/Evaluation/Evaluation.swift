@@ -30,6 +30,36 @@ public struct GroundingScores: Sendable {
     var json: [String: Any] { ["pointing_game": pointingGame, "energy": energy, "iou": iou, "count": count] }
 }
 
+/// Faithfulness summed over many explained tokens (`Evaluator.faithfulness`).
+public struct FaithfulnessScores: Sendable {
+    public var deletion = 0.0, randomDeletion = 0.0, insertion = 0.0, randomInsertion = 0.0
+    /// Tokens whose map's deletion AUC is below the random order's.
+    public var beatsRandomDeletion = 0.0
+    public var count = 0
+
+    mutating func add(_ f: EntryFaithfulness) {
+        deletion += Double(f.deletion)
+        randomDeletion += Double(f.randomDeletion)
+        insertion += Double(f.insertion)
+        randomInsertion += Double(f.randomInsertion)
+        beatsRandomDeletion += f.beatsRandomDeletion ? 1 : 0
+        count += 1
+    }
+
+    /// Means over the tokens counted (the share, for `beatsRandomDeletion`).
+    var averaged: FaithfulnessScores {
+        guard count > 0 else { return self }
+        let n = Double(count)
+        return FaithfulnessScores(deletion: deletion / n, randomDeletion: randomDeletion / n, insertion: insertion / n,
+                                  randomInsertion: randomInsertion / n, beatsRandomDeletion: beatsRandomDeletion / n, count: count)
+    }
+
+    var json: [String: Any] {
+        ["deletion": deletion, "deletion_random": randomDeletion, "insertion": insertion, "insertion_random": randomInsertion,
+         "deletion_beats_random": beatsRandomDeletion, "count": count]
+    }
+}
+
 /// Task scores and grounding scores of a model on a split (cli.md, `eval`).
 public struct EvaluationReport: Sendable {
     public let model: String
@@ -45,6 +75,9 @@ public struct EvaluationReport: Sendable {
     /// question types, classification classes — where a model's maps fail is
     /// rarely spread evenly.
     public let groundingByKind: [String: [String: GroundingScores]]
+    /// With `Evaluator.faithfulness`: per method, and per kind then method.
+    public var faithfulness: [String: FaithfulnessScores] = [:]
+    public var faithfulnessByKind: [String: [String: FaithfulnessScores]] = [:]
 
     /// The names in `grounding`, methods first, then the baselines: the order
     /// of tables and charts.
@@ -53,9 +86,14 @@ public struct EvaluationReport: Sendable {
     }
 
     public var json: [String: Any] {
-        ["model": model, "task": task, "count": count, "scores": scores,
-         "grounding": grounding.mapValues(\.json),
-         "grounding_by_kind": groundingByKind.mapValues { $0.mapValues(\.json) }]
+        var fields: [String: Any] = ["model": model, "task": task, "count": count, "scores": scores,
+                                     "grounding": grounding.mapValues(\.json),
+                                     "grounding_by_kind": groundingByKind.mapValues { $0.mapValues(\.json) }]
+        if !faithfulness.isEmpty {
+            fields["faithfulness"] = faithfulness.mapValues(\.json)
+            fields["faithfulness_by_kind"] = faithfulnessByKind.mapValues { $0.mapValues(\.json) }
+        }
+        return fields
     }
 }
 
@@ -86,6 +124,9 @@ public struct Evaluator {
     /// The explained scalar; nil: the log-probability of a caption word, the
     /// logit of an answer or class (the explanation commands' defaults).
     public var score: ScoreKind?
+    /// Also measure every graded token's map by deletion and insertion against a
+    /// random order (`TargetSet.faithfulness`), per method and per kind.
+    public var faithfulness = false
 
     public init(model: ModelDirectory, methods: [Method]) {
         self.model = model
@@ -106,8 +147,11 @@ public struct Evaluator {
         case .classification:
             (scores, count) = try classification(directory, instances, limit, &accumulator, progress)
         }
-        return EvaluationReport(model: model.path, task: model.config.task.rawValue, count: count, scores: scores,
-                                grounding: accumulator.results, groundingByKind: accumulator.resultsByKind)
+        var report = EvaluationReport(model: model.path, task: model.config.task.rawValue, count: count, scores: scores,
+                                      grounding: accumulator.results, groundingByKind: accumulator.resultsByKind)
+        report.faithfulness = accumulator.faithfulness.mapValues(\.averaged)
+        report.faithfulnessByKind = accumulator.faithfulnessByKind.mapValues { $0.mapValues(\.averaged) }
+        return report
     }
 
     private func input(_ path: String) throws -> (Tensor, RGBImage) {
@@ -144,18 +188,18 @@ public struct Evaluator {
             let kinds = groundable.map(\.kind)
             if !groundable.isEmpty {
                 let masks = try groundable.map { try acc.resize(instances.mask(of: $0.instance), from: entry.image) }
+                let targets = TargetSet.caption(task.captioner, vocabulary: task.vocabulary,
+                                                words: caption.explanation.entries.map(\.id),
+                                                kind: score ?? .defaultKind(for: .captioning))
                 for method in methods {
-                    let e: Explanation
-                    if method == methods.first {
-                        e = caption.explanation
-                    } else {
-                        e = try Explainer(root: task.captioner, defaultLayer: model.explainLayer,
-                                          options: ExplainOptions(method: method))
-                            .explain(TargetSet.caption(task.captioner, vocabulary: task.vocabulary,
-                                                       words: caption.explanation.entries.map(\.id),
-                                                       kind: score ?? .defaultKind(for: .captioning)), image: x)
-                    }
+                    let e = method == methods.first ? caption.explanation
+                        : try Explainer(root: task.captioner, defaultLayer: model.explainLayer, options: ExplainOptions(method: method))
+                            .explain(targets, image: x)
                     acc.add(method.rawValue, e, groundable.map(\.token), masks, kinds: kinds)
+                    if faithfulness {
+                        acc.addFaithfulness(method.rawValue, targets.faithfulness(of: e, image: x, only: groundable.map(\.token)),
+                                            kinds: kinds)
+                    }
                 }
                 if let attention = caption.attention {
                     acc.addAttention(attention, groundable.map(\.token), masks, kinds: kinds)
@@ -199,8 +243,9 @@ public struct Evaluator {
                 var glimpses: Tensor?
                 for method in methods {
                     let e = try task.explain(image: x, question: read, answer: item.answer, top: 1, score: score ?? .defaultKind(for: .vqa),
-                                             options: ExplainOptions(method: method))
+                                             options: ExplainOptions(method: method, faithfulness: faithfulness))
                     acc.add(method.rawValue, e.explanation, [0], [mask], kinds: [kinds[k]])
+                    if let f = e.faithfulness { acc.addFaithfulness(method.rawValue, f, kinds: [kinds[k]]) }
                     glimpses = e.attention
                 }
                 if let glimpses {  // [1, G, h, w]: all glimpses averaged
@@ -243,8 +288,9 @@ public struct Evaluator {
                 let mask = try acc.resize(instances.mask(of: object), from: entry.image)
                 for method in methods {
                     let e = try task.explain(image: x, className: entry.label, top: 1, score: score ?? .defaultKind(for: .classification),
-                                             options: ExplainOptions(method: method)).explanation
-                    acc.add(method.rawValue, e, [0], [mask], kinds: [entry.label])
+                                             options: ExplainOptions(method: method, faithfulness: faithfulness))
+                    acc.add(method.rawValue, e.explanation, [0], [mask], kinds: [entry.label])
+                    if let f = e.faithfulness { acc.addFaithfulness(method.rawValue, f, kinds: [entry.label]) }
                 }
                 acc.addBaselines([mask], kinds: [entry.label], seed: UInt64(k))
             }
@@ -276,6 +322,8 @@ struct GroundingAccumulator {
     let size: (height: Int, width: Int)
     var totals: [String: GroundingScores] = [:]
     var totalsByKind: [String: [String: GroundingScores]] = [:]
+    var faithfulness: [String: FaithfulnessScores] = [:]
+    var faithfulnessByKind: [String: [String: FaithfulnessScores]] = [:]
 
     init(methods: [Method], size: (Int, Int)) {
         self.methods = methods
@@ -288,6 +336,13 @@ struct GroundingAccumulator {
     private mutating func record(_ name: String, kind: String, map: [Float], mask: [Bool]) {
         totals[name, default: GroundingScores()].add(map: map, mask: mask)
         totalsByKind[kind, default: [:]][name, default: GroundingScores()].add(map: map, mask: mask)
+    }
+
+    mutating func addFaithfulness(_ name: String, _ scores: [EntryFaithfulness], kinds: [String]) {
+        for (f, kind) in zip(scores, kinds) {
+            faithfulness[name, default: FaithfulnessScores()].add(f)
+            faithfulnessByKind[kind, default: [:]][name, default: FaithfulnessScores()].add(f)
+        }
     }
 
     /// A mask of the original image resampled to the model input by pixel centres.

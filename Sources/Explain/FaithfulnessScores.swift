@@ -17,12 +17,14 @@ extension TargetSet {
     /// Each entry's deletion and insertion AUC for `explanation`, made from these
     /// targets on `image` [1, C, H, W]: the entry's own score (the kind explained;
     /// a caption word teacher-forced) as the map's pixels are removed or inserted,
-    /// `steps` at a time. The random order is seeded, so a run repeats.
-    public func faithfulness(of explanation: Explanation, image: Tensor, steps: Int = 32) -> [EntryFaithfulness] {
+    /// over `steps` steps. The random order is seeded, so a run repeats. `only`
+    /// measures those entries alone (in that order).
+    public func faithfulness(of explanation: Explanation, image: Tensor, steps: Int = 32,
+                             only: [Int]? = nil) -> [EntryFaithfulness] {
         let plane = image.shape[2] * image.shape[3]
         let perStep = max(1, (plane + steps - 1) / steps)
         var rng = SeededGenerator(seed: 2018)
-        return (0..<count).map { t in
+        return (only ?? Array(0..<count)).map { t in
             let score: (Tensor) -> [Float] = { batch in
                 let all = scores(batch, ForwardContext()).values
                 return (0..<batch.shape[0]).map { all[$0 * count + t] }

@@ -210,6 +210,10 @@ struct Eval: ParsableCommand {
     var score: ScoreKind?
     @Option(help: "Evaluate only the first N images.") var limit: Int?
     @Option(help: "Write a PNG bar chart of the grounding scores here.") var chart: String?
+    @Flag(help: ArgumentHelp("Also measure each graded token's map by deletion and insertion (RISE) beside a random "
+                             + "pixel order, per method and kind: \"faithfulness\" in the JSON. Slower: 4 curves of 33 "
+                             + "forward passes a token."))
+    var faithfulness = false
     @Flag(help: "Print one JSON object.") var json = false
     @Flag(help: "Print nothing but errors (and --json's output).") var quiet = false
 
@@ -233,6 +237,7 @@ struct Eval: ParsableCommand {
         var progressBar: ProgressBar?
         var evaluator = Evaluator(model: dir, methods: methods)
         evaluator.score = score
+        evaluator.faithfulness = faithfulness
         let report = try evaluator.evaluate(data: data, limit: limit) { done, total in
             if progressBar == nil { progressBar = ProgressBar("eval", total: total, quiet: quiet || json) }
             progressBar?.update(done)
@@ -269,6 +274,18 @@ struct Eval: ParsableCommand {
                 print("  " + kind.padding(toLength: 30, withPad: " ", startingAt: 0)
                     + names.map { String(format: "%-16.3f", g[$0]?.pointingGame ?? 0) }.joined()
                     + String(g.values.first?.count ?? 0))
+            }
+        }
+        if !report.faithfulness.isEmpty {
+            print(Terminal.dim("  faithfulness (AUC)     deletion (random)   insertion (random)   deletion beats random   tokens"))
+            for (name, f) in report.faithfulness.sorted(by: { $0.key < $1.key }) {
+                print("  " + name.padding(toLength: 20, withPad: " ", startingAt: 0)
+                    + String(format: " %8.3f (%7.3f)  %8.3f (%7.3f)  %20.3f   %6d", f.deletion, f.randomDeletion, f.insertion,
+                             f.randomInsertion, f.beatsRandomDeletion, f.count))
+            }
+            for (kind, byMethod) in report.faithfulnessByKind.sorted(by: { $0.key < $1.key }) {
+                let shares = byMethod.sorted { $0.key < $1.key }.map { String(format: "%@ %.3f", $0.key, $0.value.beatsRandomDeletion) }
+                print("  deletion beats random, \(kind): " + shares.joined(separator: ", "))
             }
         }
         if let chart { print("chart: \(chart)") }

@@ -419,6 +419,17 @@ final class CommandTests: XCTestCase {
                                overall["pointing_game"]!, accuracy: 1e-9, "\(name) \(method)")
             }
             XCTAssertGreaterThan(grounding["layercam"]!["pointing_game"]!, grounding["center-baseline"]!["pointing_game"]! + 0.2, name)
+            // --faithfulness measures the same tokens the grounding grades (one image here: it is slow in a debug build).
+            let faithful = try gradcam(["eval", Self.repository.appendingPathComponent("Models/\(name)").path, "--data", split,
+                                        "--method", "layercam", "--limit", "1", "--faithfulness", "--json", "--quiet"])
+            XCTAssertEqual(faithful.status, 0, faithful.stderr)
+            let measured = try JSONSerialization.jsonObject(with: Data(faithful.stdout.utf8)) as! [String: Any]
+            let f = try XCTUnwrap((measured["faithfulness"] as? [String: [String: Double]])?["layercam"], name)
+            let graded = (measured["grounding"] as! [String: [String: Double]])["layercam"]!["count"]!
+            XCTAssertEqual(f["count"], graded, name)
+            XCTAssertTrue(f.values.allSatisfy(\.isFinite) && (0...1).contains(f["deletion_beats_random"]!), "\(name): \(f)")
+            let fByKind = measured["faithfulness_by_kind"] as! [String: [String: [String: Double]]]
+            XCTAssertEqual(fByKind.values.reduce(0) { $0 + ($1["layercam"]?["count"] ?? 0) }, graded, name)
             let table = try gradcam(["eval", Self.repository.appendingPathComponent("Models/\(name)").path, "--data", split])
             XCTAssertTrue(table.stdout.contains("pointing game by kind"), table.stdout)
             // --quiet prints nothing but errors; --limit 0 is a usage error, not an accuracy of 0.
