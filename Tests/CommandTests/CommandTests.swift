@@ -146,6 +146,23 @@ final class CommandTests: XCTestCase {
         }
     }
 
+    /// `sanity`: the cascade's table and verdicts; --strict fails for a gradient-free method; --out writes the sheet.
+    func testSanityNamesAMethodThatIgnoresTheModel() throws {
+        let out = scratch.appendingPathComponent("sanity").path
+        let run = try gradcam(["sanity", model("sat-vgg"), image, "--caption", "a red circle", "--method", "gradcam,eigencam",
+                               "--strict", "--out", out])
+        XCTAssertEqual(run.status, 1, run.stderr)
+        XCTAssertTrue(run.stdout.contains("cascading randomisation") && run.stdout.contains("independent randomisation"), run.stdout)
+        XCTAssertTrue(run.stdout.contains("eigencam: FAILS (mean Spearman 1.000 once everything above backbone.features.7 is random"),
+                      run.stdout)
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/sanity.json"))) as! [String: Any]
+        XCTAssertEqual((json["steps"] as! [Any]).count, 2 * 2 * 10, "two tests, two methods, ten groups")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/cascade.png"))
+        let nothingAbove = try gradcam(["sanity", model("classifier-resnet18"), image, "--layer", "fc"])
+        XCTAssertEqual(nothingAbove.status, 1)
+        XCTAssertTrue(nothingAbove.stderr.contains("nothing lies above fc to randomise"), nothingAbove.stderr)
+    }
+
     func testVQAAndClassify() throws {
         let vqa = try gradcam(["vqa", image, "--model", model("vqa-hidden"), "--question", "What color is the circle?", "--top", "2",
                                "--out", scratch.appendingPathComponent("v").path])
