@@ -42,7 +42,7 @@ struct Sanity: ParsableCommand {
         let methods = try method.map { try $0.split(separator: ",").map { name in
             guard let m = Method(rawValue: String(name)) else { throw ValidationError("unknown method \"\(name)\"") }
             return m
-        } } ?? Array(Set([dir.defaultMethod, .gradcam])).sorted { $0.rawValue > $1.rawValue }
+        } } ?? (dir.defaultMethod == .gradcam ? [.gradcam] : [dir.defaultMethod, .gradcam])
         let loaded = try LoadedImage(path: image, model: dir, quiet: false)
         let explainedLayer = layer.map(dir.layerName) ?? dir.explainLayer
         let check = try SanityCheck(model: dir, layer: explainedLayer)
@@ -83,6 +83,8 @@ struct Sanity: ParsableCommand {
     /// Explains the trained model's own targets — its greedy caption, its top answer,
     /// its top class — so every randomised model is asked about the same thing.
     private func fixedTargets(_ dir: ModelDirectory, _ input: Tensor) throws -> (ExplainOptions) throws -> Explanation {
+        if caption != nil && dir.config.task != .captioning { throw ValidationError("--caption is for captioning models") }
+        if question != nil && dir.config.task != .vqa { throw ValidationError("--question is for VQA models") }
         switch dir.config.task {
         case .captioning:
             let task = try CaptionTask(model: dir)
