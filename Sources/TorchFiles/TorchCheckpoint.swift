@@ -229,7 +229,13 @@ public final class TorchCheckpoint: @unchecked Sendable {
         }
         let base = reference.view?.offset ?? 0, available = reference.view?.count ?? reference.count
         // The largest element the view reaches must lie inside the storage.
-        let count = view.shape.reduce(1) { $0.multipliedReportingOverflow(by: $1).overflow ? Int.max : $0 * $1 }
+        // Any partial product that overflows is refused, even when a later size is 0.
+        var count = 1
+        for n in view.shape {
+            let (product, overflow) = count.multipliedReportingOverflow(by: n)
+            count = overflow || n > 1 << 40 ? Int.max : product
+            if count == Int.max { break }
+        }
         var last = view.offset
         for (n, s) in zip(view.shape, view.strides) where n > 0 {
             let (step, o1) = (n - 1).multipliedReportingOverflow(by: s)
