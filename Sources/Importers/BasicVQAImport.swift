@@ -15,10 +15,7 @@ extension ImportedModel {
         guard let stateValue = checkpoint.pickle.value(at: "state_dict") else {
             throw ImportError("\(file): not a checkpoint of basic_vqa (a dict with 'epoch' and 'state_dict'); it is \(keys(of: checkpoint))")
         }
-        var state: [String: Tensor] = [:]
-        for (name, t) in try checkpoint.stateDict(of: stateValue) {
-            state[name.hasPrefix("module.") ? String(name.dropFirst("module.".count)) : name] = t
-        }
+        let state = try stateDict(checkpoint, of: stateValue)
         let renames = [("img_encoder.model.", "backbone."), ("img_encoder.fc.", "image_proj."), ("qst_encoder.word2vec.", "embed."),
                        ("qst_encoder.lstm.", "lstm."), ("qst_encoder.fc.", "question_proj."), ("fc1.", "classifier.0."),
                        ("fc2.", "classifier.2.")]
@@ -35,7 +32,7 @@ extension ImportedModel {
         let imageProj = try require(tensors, "image_proj.weight", file: file, hint: hint)
         let fc1 = try require(tensors, "classifier.0.weight", file: file, hint: hint)
         let fc2 = try require(tensors, "classifier.2.weight", file: file, hint: hint)
-        let layers = (0..<8).prefix { tensors["lstm.weight_ih_l\($0)"] != nil }.count
+        let layers = lstmLayers(tensors, prefix: "lstm")
         let backbone = try vggBackbone(tensors, file: file)
         let vgg = "\(backbone["arch"]!)" + (backbone["batch_norm"] as? Bool == true ? " with batch norm" : "")
 
@@ -46,8 +43,7 @@ extension ImportedModel {
         }
         let config: [String: Any] = [
             "format": "gradcam-model/1", "task": "vqa",
-            "input": ["width": 224, "height": 224, "resize": "stretch",
-                      "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]],
+            "input": imageNetInput(size: 224, resize: "stretch"),
             "backbone": backbone,
             "question_encoder": ["embed": embedding.shape[1], "hidden": weightHH.shape[1], "layers": layers,
                                  "max_length": 30, "pad_to": 30, "embed_activation": "tanh"],

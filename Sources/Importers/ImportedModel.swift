@@ -116,6 +116,29 @@ extension ImportedModel {
         }
     }
 
+    /// The tensors under `value` by state_dict name, without the "module." that
+    /// `nn.DataParallel` puts before each name.
+    static func stateDict(_ checkpoint: TorchCheckpoint, of value: PickleValue) throws -> [String: Tensor] {
+        var tensors: [String: Tensor] = [:]
+        for (name, t) in try checkpoint.stateDict(of: value) {
+            tensors[name.hasPrefix("module.") ? String(name.dropFirst("module.".count)) : name] = t
+        }
+        return tensors
+    }
+
+    /// How many layers an `nn.LSTM`'s tensors hold (`PREFIX.weight_ih_l0`, `_l1`, …).
+    static func lstmLayers(_ tensors: [String: Tensor], prefix: String) -> Int {
+        (0..<8).prefix { tensors["\(prefix).weight_ih_l\($0)"] != nil }.count
+    }
+
+    /// config.json's `input` for a model fed as torchvision's ImageNet models are: size² and ImageNet mean and std.
+    static func imageNetInput(size: Int, resize: String, resizeTo: Int? = nil) -> [String: Any] {
+        var input: [String: Any] = ["width": size, "height": size, "resize": resize,
+                                    "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]]
+        if let resizeTo { input["resize_to"] = resizeTo }
+        return input
+    }
+
     /// A checkpoint's top-level keys, for "is this the right family?" messages.
     static func keys(of checkpoint: TorchCheckpoint) -> String {
         guard case let .dict(d) = checkpoint.pickle.root else { return "a \(checkpoint.pickle.typeName(of: checkpoint.pickle.root))" }
@@ -128,6 +151,13 @@ extension ImportedModel {
 enum TorchvisionResNet {
     /// A ResNet's modules in `children()` order: `resnet.N` in the tutorials' `nn.Sequential(*children()[:-2])`.
     static let children = ["conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4"]
+
+    /// `original_names` of a ResNet held as `PREFIX.0` … `PREFIX.7`: each child, and PREFIX itself, to `backbone.…`.
+    static func originalNames(prefix: String) -> [String: String] {
+        var names = [prefix: "backbone"]
+        for (i, child) in children.enumerated() { names["\(prefix).\(i)"] = "backbone." + child }
+        return names
+    }
 
     /// Renames `PREFIX.N.rest` (children indices) to torchvision's `name.rest`.
     static func fromChildren(_ tensors: [String: Tensor], prefix: String, file: String) throws -> [String: Tensor] {

@@ -22,10 +22,7 @@ extension ImportedModel {
             throw ImportError("\(file): not a checkpoint of pytorch-vqa (a dict with 'weights' and 'vocab' "
                               + "{'question', 'answer'}); it is \(keys(of: checkpoint))")
         }
-        var tensors: [String: Tensor] = [:]
-        for (name, t) in try checkpoint.stateDict(of: weightsValue) {
-            tensors[name.hasPrefix("module.") ? String(name.dropFirst("module.".count)) : name] = t
-        }
+        var tensors = try stateDict(checkpoint, of: weightsValue)
         let hint = "not a pytorch-vqa Net?"
         let embedding = try require(tensors, "text.embedding.weight", file: file, hint: hint)
         let vConv = try require(tensors, "attention.v_conv.weight", file: file, hint: hint)
@@ -33,7 +30,7 @@ extension ImportedModel {
         let lin1 = try require(tensors, "classifier.lin1.weight", file: file, hint: hint)
         let lin2 = try require(tensors, "classifier.lin2.weight", file: file, hint: hint)
         let weightHH = try require(tensors, "text.lstm.weight_hh_l0", file: file, hint: hint)
-        let layers = (0..<8).prefix { tensors["text.lstm.weight_ih_l\($0)"] != nil }.count
+        let layers = lstmLayers(tensors, prefix: "text.lstm")
 
         // Question ids start at 1: 0 is pytorch-vqa's padding and unknown word.
         var questionPairs = try intEntries(questionVocabulary, in: pickle, file: file, what: "question vocabulary ('vocab'→'question')")
@@ -60,8 +57,7 @@ extension ImportedModel {
         if baseWidth != 64 { backboneConfig["base_width"] = baseWidth }
         let config: [String: Any] = [
             "format": "gradcam-model/1", "task": "vqa",
-            "input": ["width": 448, "height": 448, "resize": "center-crop", "resize_to": 512,
-                      "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]],
+            "input": imageNetInput(size: 448, resize: "center-crop", resizeTo: 512),
             "backbone": backboneConfig,
             "question_encoder": ["embed": embedding.shape[1], "hidden": weightHH.shape[1], "layers": layers,
                                  "max_length": 26, "embed_activation": "tanh"],

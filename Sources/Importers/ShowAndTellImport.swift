@@ -27,7 +27,7 @@ extension ImportedModel {
         let embedding = try require(decoder, "embed.weight", file: decoderFile.file, hint: decoderHint)
         let weightHH = try require(decoder, "lstm.weight_hh_l0", file: decoderFile.file, hint: decoderHint)
         let head = try require(decoder, "linear.weight", file: decoderFile.file, hint: decoderHint)
-        let layers = (0..<8).prefix { decoder["lstm.weight_ih_l\($0)"] != nil }.count
+        let layers = lstmLayers(decoder, prefix: "lstm")
 
         let resnet = try TorchvisionResNet.fromChildren(encoder.filter { $0.key.hasPrefix("resnet.") }, prefix: "resnet",
                                                         file: encoderFile.file)
@@ -57,13 +57,12 @@ extension ImportedModel {
 
         var backboneConfig: [String: Any] = ["arch": arch, "feature": "avgpool"]
         if baseWidth != 64 { backboneConfig["base_width"] = baseWidth }
-        var originalNames = ["encoder.resnet": "backbone", "encoder.resnet.8": "backbone.avgpool", "encoder.linear": "image_proj",
-                             "decoder.embed": "embed", "decoder.lstm": "lstm", "decoder.linear": "head"]
-        for (i, child) in TorchvisionResNet.children.enumerated() { originalNames["encoder.resnet.\(i)"] = "backbone." + child }
+        let originalNames = TorchvisionResNet.originalNames(prefix: "encoder.resnet").merging(
+            ["encoder.resnet.8": "backbone.avgpool", "encoder.linear": "image_proj", "decoder.embed": "embed",
+             "decoder.lstm": "lstm", "decoder.linear": "head"]) { _, new in new }
         let config: [String: Any] = [
             "format": "gradcam-model/1", "task": "captioning",
-            "input": ["width": 224, "height": 224, "resize": "stretch",
-                      "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]],
+            "input": imageNetInput(size: 224, resize: "stretch"),
             "backbone": backboneConfig,
             "decoder": ["kind": "show-and-tell", "embed": embedding.shape[1], "hidden": weightHH.shape[1], "layers": layers,
                         "max_length": 20, "image_activation": "none", "image_step_predicts": true],

@@ -44,12 +44,11 @@ extension ImportedModel {
         for (name, t) in backbone { weights["backbone." + name] = t }
         var backboneConfig: [String: Any] = ["arch": arch, "feature": "map", "adaptive_pool": pool]
         if baseWidth != 64 { backboneConfig["base_width"] = baseWidth }
-        var originalNames = ["decoder.": "", "encoder.resnet": "backbone", "encoder.adaptive_pool": "adaptive_pool"]
-        for (i, child) in TorchvisionResNet.children.enumerated() { originalNames["encoder.resnet.\(i)"] = "backbone." + child }
+        let originalNames = TorchvisionResNet.originalNames(prefix: "encoder.resnet").merging(
+            ["decoder.": "", "encoder.adaptive_pool": "adaptive_pool"]) { _, new in new }
         let config: [String: Any] = [
             "format": "gradcam-model/1", "task": "captioning",
-            "input": ["width": 256, "height": 256, "resize": "stretch",
-                      "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]],
+            "input": imageNetInput(size: 256, resize: "stretch"),
             "backbone": backboneConfig,
             "decoder": ["kind": "show-attend-tell", "attention": "additive", "embed": embedding.shape[1],
                         "hidden": weightHH.shape[1], "attention_dim": encoderAtt.shape[0], "layers": 1,
