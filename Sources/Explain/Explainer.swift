@@ -13,14 +13,23 @@ public struct ExplainOptions: Sendable {
     /// Also measure each map's deletion and insertion AUC against a random order
     /// (`TargetSet.faithfulness`): the tasks put it in `ExplainedSequence.faithfulness`.
     public var faithfulness = false
+    /// pytorch-grad-cam's `aug_smooth`: the mean of the maps of the image
+    /// flipped or not, times 0.9, 1 and 1.1 (`Explainer.augmentations`).
+    public var augSmooth = false
+    /// pytorch-grad-cam's `eigen_smooth`: each map is the first principal
+    /// component of its channels' contributions instead of their sum.
+    public var eigenSmooth = false
 
     public init(method: Method = .gradcam, layer: String? = nil, counterfactual: Bool = false,
-                normalize: Normalization = .token, faithfulness: Bool = false) {
+                normalize: Normalization = .token, faithfulness: Bool = false,
+                augSmooth: Bool = false, eigenSmooth: Bool = false) {
         self.method = method
         self.layer = layer
         self.counterfactual = counterfactual
         self.normalize = normalize
         self.faithfulness = faithfulness
+        self.augSmooth = augSmooth
+        self.eigenSmooth = eigenSmooth
     }
 }
 
@@ -48,6 +57,9 @@ public struct Explanation {
     /// [T, 3, H, W]: the guided gradient at the input (× the cam for guided Grad-CAM).
     public let guided: Tensor?
     public let entries: [Entry]
+    /// Whether the maps were smoothed (`ExplainOptions.augSmooth`, `eigenSmooth`).
+    public var augSmooth = false
+    public var eigenSmooth = false
 
     /// Entry t's map at the input size (H·W values) as grounding and faithfulness
     /// measures read it: its cam, or for guided backpropagation, which has no
@@ -67,6 +79,7 @@ public enum ExplainError: Error, CustomStringConvertible, Equatable {
     case notOnImagePath(String)
     case unknownTarget(String, kind: String, suggestions: [String])
     case indexOutOfRange(Int, count: Int)
+    case smoothing(String)
 
     public var description: String {
         switch self {
@@ -81,6 +94,8 @@ public enum ExplainError: Error, CustomStringConvertible, Equatable {
             return "\"\(name)\" is not one of the model's \(kinds); the closest are: \(suggestions.map { "\"\($0)\"" }.joined(separator: ", "))"
         case let .indexOutOfRange(index, count):
             return "class index \(index) is out of range: the model has \(count) classes, 0 to \(count - 1)"
+        case let .smoothing(reason):
+            return reason
         }
     }
 }
@@ -110,6 +125,13 @@ public struct Explainer {
             let candidates = defaultLayer.contains(".") ? names.filter { $0.hasPrefix(part) } : names
             throw ExplainError.unknownLayer(layer, suggestions: closest(to: layer, in: candidates, count: 5))
         }
+        if options.augSmooth || options.eigenSmooth, !options.method.hasLayerMap {
+            let flag = options.augSmooth ? "--aug-smooth" : "--eigen-smooth"
+            throw ExplainError.smoothing("\(flag) smooths a map at a layer; \(options.method.rawValue) has none (try guided-gradcam)")
+        }
+        if options.eigenSmooth, options.method == .eigencam {
+            throw ExplainError.smoothing("--eigen-smooth has nothing to do for eigencam: its map is already the first principal component")
+        }
         self.root = root
         self.layer = layer
         self.options = options
@@ -134,16 +156,18 @@ public struct Explainer {
         let method = options.method
 
         var scores: [Float] = []
-        var raw: Tensor?, layerSize: (height: Int, width: Int)?
-        if method.hasLayerMap {
+        var raw: Tensor?, cams: Tensor?, layerSize: (height: Int, width: Int)?
+        if method.hasLayerMap, options.augSmooth {
+            (raw, cams, scores, layerSize) = try smoothedMaps(targets, image: image)
+        } else if method.hasLayerMap {
             let (a, maps, s) = try layerMaps(targets, image: image)
             raw = maps
+            cams = PostProcessing.cams(raw: maps, height: height, width: width, normalize: options.normalize)
             scores = s
             layerSize = (a.shape[2], a.shape[3])
         } else if t > 0 {
             scores = targets.scores(image, ForwardContext(memo: memo(for: image))).values
         }
-        let cams = raw.map { PostProcessing.cams(raw: $0, height: height, width: width, normalize: options.normalize) }
         var guided: Tensor?
         if method.needsGuidedGradient {
             let g = try guidedGradients(targets, image: image)
@@ -155,7 +179,36 @@ public struct Explainer {
                               peak: raw.map { peakOf($0.slice(axis: 0, k..<(k + 1))) } ?? [])
         }
         return Explanation(method: method, layer: layer, inputSize: (height, width), layerSize: layerSize,
-                           raw: raw, cams: cams, guided: guided, entries: entries)
+                           raw: raw, cams: cams, guided: guided, entries: entries,
+                           augSmooth: options.augSmooth, eigenSmooth: options.eigenSmooth)
+    }
+
+    /// The test-time augmentations of `--aug-smooth`, as pytorch-grad-cam's
+    /// default `tta.Compose([HorizontalFlip(), Multiply([0.9, 1, 1.1])])`
+    /// applies them to the model input.
+    static let augmentations: [(flip: Bool, factor: Float)] =
+        [(false, 0.9), (false, 1), (false, 1.1), (true, 0.9), (true, 1), (true, 1.1)]
+
+    /// `--aug-smooth`: each augmentation's maps post-processed as usual (the
+    /// normalisation included), flipped back and averaged, as
+    /// pytorch-grad-cam's `forward_augmentation_smoothing` does; `raw` is the mean
+    /// of the flipped-back raw maps. The scores are those of the image itself.
+    func smoothedMaps(_ targets: TargetSet, image: Tensor)
+        throws -> (raw: Tensor, cams: Tensor, scores: [Float], layerSize: (height: Int, width: Int)) {
+        let (height, width) = (image.shape[2], image.shape[3])
+        var rawSum: Tensor?, camSum: Tensor?, scores: [Float] = [], layerSize = (height: 0, width: 0)
+        for (flip, factor) in Self.augmentations {
+            let augmented = (flip ? flippedHorizontally(image) : image) * factor
+            let (a, maps, s) = try layerMaps(targets, image: factor == 1 && !flip ? image : augmented)
+            let cams = PostProcessing.cams(raw: maps, height: height, width: width, normalize: options.normalize)
+            let (r, c) = flip ? (flippedHorizontally(maps), flippedHorizontally(cams)) : (maps, cams)
+            rawSum = rawSum.map { $0 + r } ?? r
+            camSum = camSum.map { $0 + c } ?? c
+            if factor == 1 && !flip { scores = s }
+            layerSize = (a.shape[2], a.shape[3])
+        }
+        let n = Float(Self.augmentations.count)
+        return (rawSum! * (1 / n), camSum! * (1 / n), scores, layerSize)
     }
 
     /// The layer's activation [1, C, h, w], the signed maps [T, h, w] and the targets' scores [T].
@@ -185,13 +238,13 @@ public struct Explainer {
         switch options.method {
         case .eigencam:
             scores = output.values
-            let map = a.withUnsafeBufferPointer { LayerMaps.eigenMap($0.baseAddress!, c: c, hw: hw) }
+            let map = a.withUnsafeBufferPointer { LayerMaps.principalProjection($0.baseAddress!, c: c, hw: hw) }
             for k in 0..<t { setMap(k, map) }
         case .scorecam:
             scores = output.values
             let weights = scoreCAMWeights(targets, image: image, activation: a)
             a.withUnsafeBufferPointer { pa in
-                for k in 0..<t { setMap(k, LayerMaps.weighted(pa.baseAddress!, weights[k], hw: hw)) }
+                for k in 0..<t { setMap(k, LayerMaps.weighted(pa.baseAddress!, weights[k], hw: hw, eigen: options.eigenSmooth)) }
             }
         default:
             // output[k] is target k's score, computed from copy k of the activation.
@@ -203,7 +256,8 @@ public struct Explainer {
                 g.withUnsafeBufferPointer { pg in
                     for k in 0..<t {
                         setMap(k, LayerMaps.gradientMap(options.method, a: pa.baseAddress!,
-                                                        g: pg.baseAddress! + k * c * hw, c: c, hw: hw))
+                                                        g: pg.baseAddress! + k * c * hw, c: c, hw: hw,
+                                                        eigen: options.eigenSmooth))
                     }
                 }
             }
@@ -259,6 +313,17 @@ public struct Explainer {
         }
         return Tensor.stack(grads, axis: 0)
     }
+}
+
+/// `t` [..., w] mirrored along its last axis.
+func flippedHorizontally(_ t: Tensor) -> Tensor {
+    let w = t.shape.last!
+    let v = t.values
+    var out = v
+    for row in stride(from: 0, to: v.count, by: w) {
+        for j in 0..<w { out[row + j] = v[row + w - 1 - j] }
+    }
+    return Tensor(shape: t.shape, values: out)
 }
 
 /// [row, column] of the maximum of ReLU(map) for a [1, h, w] map (first on ties).

@@ -26,9 +26,19 @@ public enum Method: String, CaseIterable, Sendable {
 /// Maps at layer resolution from one activation A [C, h, w] and gradients G [C, h, w].
 /// Formulas follow the method papers; where pytorch-grad-cam differs, it is
 /// followed and the difference noted.
+///
+/// Every weighted method's map is a sum over channels of contributions
+/// P_k (w_k A_k, or G_k ⊙ A_k element-wise); with `eigen` (`--eigen-smooth`,
+/// pytorch-grad-cam's `eigen_smooth`) the map is instead P's first principal
+/// component over positions.
 enum LayerMaps {
-    /// Σ_k w_k A_k for channel weights w [C].
-    static func weighted(_ a: UnsafePointer<Float>, _ w: [Float], hw: Int) -> [Float] {
+    /// Σ_k w_k A_k for channel weights w [C], or with `eigen` the principal component of the w_k A_k.
+    static func weighted(_ a: UnsafePointer<Float>, _ w: [Float], hw: Int, eigen: Bool = false) -> [Float] {
+        if eigen {
+            var p = [Float](repeating: 0, count: w.count * hw)
+            for (k, wk) in w.enumerated() { for i in 0..<hw { p[k * hw + i] = wk * a[k * hw + i] } }
+            return p.withUnsafeBufferPointer { principalProjection($0.baseAddress!, c: w.count, hw: hw) }
+        }
         var map = [Float](repeating: 0, count: hw)
         for (k, wk) in w.enumerated() where wk != 0 {
             let ak = a + k * hw
@@ -38,7 +48,8 @@ enum LayerMaps {
     }
 
     /// The signed map of a gradient method for one target.
-    static func gradientMap(_ method: Method, a: UnsafePointer<Float>, g: UnsafePointer<Float>, c: Int, hw: Int) -> [Float] {
+    static func gradientMap(_ method: Method, a: UnsafePointer<Float>, g: UnsafePointer<Float>, c: Int, hw: Int,
+                            eigen: Bool = false) -> [Float] {
         switch method {
         case .gradcam, .guidedGradcam:
             // α_k = mean of the gradient over positions (Selvaraju et al. eq. 1).
@@ -47,7 +58,7 @@ enum LayerMaps {
                 for i in 0..<hw { s += g[k * hw + i] }
                 return s / Float(hw)
             }
-            return weighted(a, w, hw: hw)
+            return weighted(a, w, hw: hw, eigen: eigen)
         case .gradcamPlusPlus:
             // Chattopadhay et al. eq. 19 with pytorch-grad-cam's eps 1e-6 and a = 0 where g = 0.
             let w = (0..<c).map { k -> Float in
@@ -63,7 +74,7 @@ enum LayerMaps {
                 }
                 return s
             }
-            return weighted(a, w, hw: hw)
+            return weighted(a, w, hw: hw, eigen: eigen)
         case .xgradcam:
             // Fu et al.: w_k = Σ (A / ΣA) g, eps 1e-7 as pytorch-grad-cam.
             let w = (0..<c).map { k -> Float in
@@ -73,56 +84,97 @@ enum LayerMaps {
                 for i in 0..<hw { s += g[k * hw + i] * a[k * hw + i] }
                 return s / (sumA + 1e-7)
             }
-            return weighted(a, w, hw: hw)
-        case .hirescam:
-            // Draelos & Carin: Σ_k g_k ⊙ A_k, no averaging.
+            return weighted(a, w, hw: hw, eigen: eigen)
+        case .hirescam, .layercam:
+            // HiResCAM (Draelos & Carin): Σ_k g_k ⊙ A_k, no averaging. LayerCAM (Jiang et al.):
+            // Σ_k ReLU(g_k) ⊙ A_k (the outer ReLU comes in post-processing).
+            let positive = method == .layercam
+            var p = [Float](repeating: 0, count: c * hw)
+            for j in 0..<(c * hw) { p[j] = (positive ? Swift.max(g[j], 0) : g[j]) * a[j] }
+            if eigen { return p.withUnsafeBufferPointer { principalProjection($0.baseAddress!, c: c, hw: hw) } }
             var map = [Float](repeating: 0, count: hw)
-            for k in 0..<c { for i in 0..<hw { map[i] += g[k * hw + i] * a[k * hw + i] } }
-            return map
-        case .layercam:
-            // Jiang et al.: Σ_k ReLU(g_k) ⊙ A_k (the outer ReLU comes in post-processing).
-            var map = [Float](repeating: 0, count: hw)
-            for k in 0..<c { for i in 0..<hw { map[i] += Swift.max(g[k * hw + i], 0) * a[k * hw + i] } }
+            for k in 0..<c { for i in 0..<hw { map[i] += p[k * hw + i] } }
             return map
         case .scorecam, .eigencam, .guidedBackprop:
             preconditionFailure("\(method.rawValue) is not a gradient-weighted map")
         }
     }
 
-    /// Eigen-CAM (Muhammad & Yeasin): A as (hw × C), centred per channel,
-    /// projected on its first right singular vector. The sign of a singular
-    /// vector is arbitrary; it is chosen so that the projection's largest
-    /// magnitude is positive (pytorch-grad-cam leaves it to the SVD).
-    static func eigenMap(_ a: UnsafePointer<Float>, c: Int, hw: Int) -> [Float] {
-        // X[i][k] = A_k[i] − mean_k; the right singular vector is XᵀX's top eigenvector.
-        var x = [Double](repeating: 0, count: hw * c)
+    /// The first principal component of x [C, hw] over positions, as
+    /// pytorch-grad-cam's `get_2d_projection` computes it for Eigen-CAM (Muhammad
+    /// & Yeasin) and `eigen_smooth`: X (hw × C), each channel centred, projected
+    /// on its first right singular vector. A singular vector's sign is arbitrary;
+    /// the map is flipped when its minimum outweighs its maximum, as the
+    /// library's `get_2d_projection_with_sign_correction` does.
+    ///
+    /// The top eigenvector comes from the smaller of XᵀX (C × C) and XXᵀ
+    /// (hw × hw) — for XXᵀ's u with eigenvalue λ the projection is XXᵀu / √λ —
+    /// by power iteration from a fixed start, so the result is deterministic.
+    static func principalProjection(_ x: UnsafePointer<Float>, c: Int, hw: Int) -> [Float] {
+        var centred = [Double](repeating: 0, count: c * hw)
         for k in 0..<c {
             var mean = 0.0
-            for i in 0..<hw { mean += Double(a[k * hw + i]) }
+            for i in 0..<hw { mean += Double(x[k * hw + i]) }
             mean /= Double(hw)
-            for i in 0..<hw { x[i * c + k] = Double(a[k * hw + i]) - mean }
+            for i in 0..<hw { centred[k * hw + i] = Double(x[k * hw + i]) - mean }
         }
-        var cov = [Double](repeating: 0, count: c * c)
-        for i in 0..<hw {
-            for p in 0..<c where x[i * c + p] != 0 {
-                let xp = x[i * c + p]
-                for q in 0..<c { cov[p * c + q] += xp * x[i * c + q] }
+        var projection = [Double](repeating: 0, count: hw)
+        if c <= hw {
+            var cov = [Double](repeating: 0, count: c * c)
+            for p in 0..<c {
+                for q in p..<c {
+                    var s = 0.0
+                    for i in 0..<hw { s += centred[p * hw + i] * centred[q * hw + i] }
+                    cov[p * c + q] = s
+                    cov[q * c + p] = s
+                }
             }
+            guard let v = topEigenvector(cov, n: c) else { return [Float](repeating: 0, count: hw) }
+            for k in 0..<c where v[k] != 0 { for i in 0..<hw { projection[i] += centred[k * hw + i] * v[k] } }
+        } else {
+            var gram = [Double](repeating: 0, count: hw * hw)
+            for k in 0..<c {
+                let row = k * hw
+                for i in 0..<hw where centred[row + i] != 0 {
+                    let xi = centred[row + i]
+                    for j in i..<hw { gram[i * hw + j] += xi * centred[row + j] }
+                }
+            }
+            for i in 0..<hw { for j in 0..<i { gram[i * hw + j] = gram[j * hw + i] } }
+            guard let u = topEigenvector(gram, n: hw) else { return [Float](repeating: 0, count: hw) }
+            var gu = [Double](repeating: 0, count: hw)
+            for i in 0..<hw { for j in 0..<hw { gu[i] += gram[i * hw + j] * u[j] } }
+            let lambda = zip(u, gu).reduce(0) { $0 + $1.0 * $1.1 }
+            guard lambda > 0 else { return [Float](repeating: 0, count: hw) }
+            projection = gu.map { $0 / lambda.squareRoot() }
         }
-        // Power iteration from a fixed start, so the result is deterministic.
-        var v = [Double](repeating: 1 / Double(c).squareRoot(), count: c)
-        for _ in 0..<500 {
-            var next = [Double](repeating: 0, count: c)
-            for p in 0..<c { for q in 0..<c { next[p] += cov[p * c + q] * v[q] } }
+        let lo = projection.min() ?? 0, hi = projection.max() ?? 0
+        return projection.map { Float(abs(lo) > abs(hi) ? -$0 : $0) }
+    }
+
+    /// The unit eigenvector of the symmetric n × n `matrix` with the largest
+    /// eigenvalue, by power iteration; nil when the matrix is zero.
+    static func topEigenvector(_ matrix: [Double], n: Int) -> [Double]? {
+        // A fixed start with no symmetry: a constant vector is orthogonal to every
+        // centred principal direction of XXᵀ.
+        var v = (0..<n).map { i -> Double in
+            let s = sin(Double(i + 1) * 12.9898) * 43758.5453
+            return s - s.rounded(.down) - 0.5
+        }
+        for _ in 0..<5000 {
+            var next = [Double](repeating: 0, count: n)
+            for p in 0..<n {
+                var s = 0.0
+                for q in 0..<n { s += matrix[p * n + q] * v[q] }
+                next[p] = s
+            }
             let norm = next.reduce(0) { $0 + $1 * $1 }.squareRoot()
-            guard norm > 0 else { return [Float](repeating: 0, count: hw) }
+            guard norm > 0 else { return nil }
             let change = zip(next, v).reduce(0) { $0 + abs($1.0 / norm - $1.1) }
             v = next.map { $0 / norm }
-            if change < 1e-12 { break }
+            if change < 1e-13 * Double(n) { break }
         }
-        var map = (0..<hw).map { i in Float((0..<c).reduce(0.0) { $0 + x[i * c + $1] * v[$1] }) }
-        if let extreme = map.max(by: { abs($0) < abs($1) }), extreme < 0 { map = map.map { -$0 } }
-        return map
+        return v
     }
 }
 

@@ -106,7 +106,8 @@ struct Painter: Sendable {
         }
         let e = doc.explanation
         settings = e.method.rawValue + (e.method.hasLayerMap ? " at " + e.layer : "") + ", score " + doc.score.rawValue
-            + (doc.counterfactual ? ", counterfactual" : "")
+            + (doc.counterfactual ? ", counterfactual" : "") + (e.augSmooth ? ", aug-smooth" : "")
+            + (e.eigenSmooth ? ", eigen-smooth" : "")
         header = settings + (doc.question.map { "\nquestion: " + $0.text.replacingOccurrences(of: "\n", with: " ") } ?? "")
     }
 

@@ -28,8 +28,11 @@ func manifest(_ doc: ExportDocument) -> JSON {
         ("score", .string(doc.score.rawValue)),
         ("counterfactual", .bool(doc.counterfactual)),
         ("normalize", .string(doc.normalize.rawValue)),
-        ("input_size", .array([.int(e.inputSize.height), .int(e.inputSize.width)])),
     ]
+    // `--aug-smooth`, `--eigen-smooth`: only when asked, so an unsmoothed manifest is export-format's own.
+    if e.augSmooth { fields.append(("aug_smooth", .bool(true))) }
+    if e.eigenSmooth { fields.append(("eigen_smooth", .bool(true))) }
+    fields.append(("input_size", .array([.int(e.inputSize.height), .int(e.inputSize.width)])))
     if e.method.hasLayerMap, let size = e.layerSize {
         fields.append(("layer_size", .array([.int(size.height), .int(size.width)])))
     }

@@ -156,6 +156,7 @@ private func probability(_ doc: ExportDocument, _ k: Int) -> Float? {
 /// The settings table's rows: what was explained and how.
 private func settings(_ doc: ExportDocument) -> [(String, String)] {
     let e = doc.explanation
+    let smoothing = [e.augSmooth ? "aug-smooth" : nil, e.eigenSmooth ? "eigen-smooth" : nil].compactMap { $0 }
     var rows: [(String, String)] = [
         ("image", "\(doc.imagePath) (\(doc.image.width)×\(doc.image.height))"),
         ("model", doc.modelPath),
@@ -165,6 +166,7 @@ private func settings(_ doc: ExportDocument) -> [(String, String)] {
         ("score", doc.score.rawValue),
         ("counterfactual", doc.counterfactual ? "yes" : "no"),
         ("normalize", doc.normalize.rawValue),
+        ("smoothing", smoothing.isEmpty ? "none" : smoothing.joined(separator: ", ")),
         ("input size (w×h)", "\(e.inputSize.width)×\(e.inputSize.height)"),
     ]
     if e.method.hasLayerMap, let size = e.layerSize {

@@ -244,12 +244,16 @@ struct BatchExport: ParsableCommand {
         var now: [(String, String)] = [
             ("model", dir.weightsSHA256), ("method", flags.method(for: dir).rawValue), ("layer", flags.layer.map(dir.layerName) ?? dir.explainLayer),
             ("score", score.rawValue), ("counterfactual", "\(flags.counterfactual)"), ("normalize", flags.normalize.rawValue),
+            ("aug_smooth", "\(flags.augSmooth)"), ("eigen_smooth", "\(flags.eigenSmooth)"),
         ]
         var then: [String: String] = [
             "model": (manifest["model"] as? [String: Any])?["sha256"] as? String ?? "?",
             "method": manifest["method"] as? String ?? "?", "layer": manifest["layer"] as? String ?? "?",
             "score": manifest["score"] as? String ?? "?", "normalize": manifest["normalize"] as? String ?? "?",
             "counterfactual": (manifest["counterfactual"] as? Bool).map { "\($0)" } ?? "?",
+            // Exports from before smoothing existed were not smoothed.
+            "aug_smooth": (manifest["aug_smooth"] as? Bool).map { "\($0)" } ?? "false",
+            "eigen_smooth": (manifest["eigen_smooth"] as? Bool).map { "\($0)" } ?? "false",
         ]
         switch task {
         case .captioning:

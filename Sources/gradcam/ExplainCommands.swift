@@ -31,6 +31,14 @@ struct ExplainFlags: ParsableArguments {
                              + "blurred image; higher is better), beside a random pixel order's. In the table and the manifest."))
     var faithfulness = false
 
+    @Flag(help: ArgumentHelp("Smooth each map by test-time augmentation, as pytorch-grad-cam's aug_smooth: the mean of "
+                             + "the maps of the image and its mirror image, each times 0.9, 1 and 1.1 (6 passes)."))
+    var augSmooth = false
+
+    @Flag(help: ArgumentHelp("Make each map the first principal component of its channels' weighted activations "
+                             + "instead of their sum, as pytorch-grad-cam's eigen_smooth: less noise, one dominant pattern."))
+    var eigenSmooth = false
+
     @Option(help: "Map scaling: token (each map to [0, 1]), sequence (one scale for all, to compare strength) or none.")
     var normalize: Normalization = .token
 
@@ -80,7 +88,7 @@ struct ExplainFlags: ParsableArguments {
 
     func options(for model: ModelDirectory) -> ExplainOptions {
         ExplainOptions(method: method(for: model), layer: layer.map(model.layerName), counterfactual: counterfactual,
-                       normalize: normalize, faithfulness: faithfulness)
+                       normalize: normalize, faithfulness: faithfulness, augSmooth: augSmooth, eigenSmooth: eigenSmooth)
     }
 }
 

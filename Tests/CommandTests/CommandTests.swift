@@ -132,6 +132,24 @@ final class CommandTests: XCTestCase {
                       guided.stderr)
     }
 
+    /// `--aug-smooth` and `--eigen-smooth` are recorded in the manifest and the report, and refused without a layer map.
+    func testSmoothingIsRecorded() throws {
+        let out = scratch.appendingPathComponent("smooth").path
+        let run = try gradcam(["classify", image, "--model", model("classifier-vgg"), "--aug-smooth", "--eigen-smooth", "--out", out])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/manifest.json"))) as! [String: Any]
+        XCTAssertEqual(manifest["aug_smooth"] as? Bool, true)
+        XCTAssertEqual(manifest["eigen_smooth"] as? Bool, true)
+        let report = try String(contentsOfFile: out + "/report.html", encoding: .utf8)
+        XCTAssertTrue(report.contains("aug-smooth, eigen-smooth"), "the report names the smoothing")
+        let plain = try gradcam(["classify", image, "--model", model("classifier-vgg"), "--json"])
+        let plainManifest = try JSONSerialization.jsonObject(with: Data(plain.stdout.utf8)) as! [String: Any]
+        XCTAssertNil(plainManifest["aug_smooth"], "an unsmoothed manifest is export-format's own")
+        let guided = try gradcam(["classify", image, "--model", model("classifier-vgg"), "--method", "guided-backprop", "--eigen-smooth"])
+        XCTAssertEqual(guided.status, 1)
+        XCTAssertTrue(guided.stderr.contains("--eigen-smooth smooths a map at a layer; guided-backprop has none"), guided.stderr)
+    }
+
     /// `--faithfulness`: each entry's deletion and insertion AUC and the random order's, printed and in the manifest.
     func testFaithfulnessIsPrintedAndRecorded() throws {
         let out = scratch.appendingPathComponent("faithful").path
@@ -327,6 +345,9 @@ final class CommandTests: XCTestCase {
             let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/" + name + "/manifest.json"))) as! [String: Any]
             XCTAssertEqual(manifest["method"] as? String, "gradcam++")
         }
+        let smoothed = try gradcam(export + ["--resume", "--method", "gradcam++", "--aug-smooth"])
+        XCTAssertTrue(smoothed.stdout.contains("redid 2 items made with other settings") && smoothed.stdout.contains("aug_smooth false, now true"),
+                      smoothed.stdout)
 
         let vqaOut = scratch.appendingPathComponent("vqa-batch").path
         let noQuestions = try gradcam(["export", "--model", model("vqa-flat"), "--images", list.path, "--out", vqaOut])

@@ -65,6 +65,19 @@ final class ExplainTests: XCTestCase {
                 let e = try explainer(dir, ExplainOptions(method: method)).explain(targets, image: x)
                 assertClose(e.cams, ref.cams![method.rawValue], absolute: 2e-3, "\(name) \(method.rawValue) vs pytorch-grad-cam")
             }
+            // Smoothing as pytorch-grad-cam's aug_smooth and eigen_smooth (keys "METHOD aug", "METHOD eigen", …).
+            var smoothed = 0
+            for (key, expected) in ref.cams! where key.contains(" ") || key == "eigencam" {
+                let parts = key.split(separator: " ")
+                let method = try XCTUnwrap(Method(rawValue: String(parts[0])))
+                let smoothing = parts.count > 1 ? parts[1].split(separator: "+").map(String.init) : []
+                let options = ExplainOptions(method: method, augSmooth: smoothing.contains("aug"),
+                                             eigenSmooth: smoothing.contains("eigen"))
+                let e = try explainer(dir, options).explain(method == .eigencam ? targets.selecting([0]) : targets, image: x)
+                assertClose(e.cams, expected, absolute: 2e-3, "\(name) \(key) vs pytorch-grad-cam")
+                smoothed += 1
+            }
+            XCTAssertEqual(smoothed, 10, "every smoothing reference was compared")
             let guided = try explainer(dir, ExplainOptions(method: .guidedBackprop)).explain(targets.selecting([0]), image: x)
             XCTAssertNil(guided.raw)
             assertClose(guided.guided?.reshaped(Swift.Array(x.shape.dropFirst())), ref.guided, relative: 1e-3, "\(name) guided backprop")
@@ -209,6 +222,49 @@ final class ExplainTests: XCTestCase {
         XCTAssertThrowsError(try explainer(dir, ExplainOptions(layer: "lstm")).explain(targets, image: x)) { error in
             XCTAssertEqual(error as? ExplainError, .notOnImagePath("lstm"))
         }
+    }
+
+    /// `--aug-smooth` on a captioner, T words at once: the mean of the maps of the image and its
+    /// mirror image, each times 0.9, 1 and 1.1, the mirrored maps mirrored back; the scores are the image's own.
+    func testAugSmoothAveragesTheAugmentedImagesMaps() throws {
+        let (dir, x, _) = try load("captioner-resnet-2layer")
+        guard case let .captioning(model, vocabulary) = dir.model else { return XCTFail() }
+        let targets = TargetSet.caption(model, vocabulary: vocabulary, words: Self.references["captioner-resnet-2layer"]!.words!,
+                                        kind: .logit)
+        func mirrored(_ t: Tensor) -> Tensor {
+            let w = t.shape.last!
+            return Tensor(shape: t.shape, values: t.values.indices.map { i in t.values[i - i % w + (w - 1 - i % w)] })
+        }
+        for method in [Method.gradcam, .layercam] {
+            let plain = try explainer(dir, ExplainOptions(method: method)).explain(targets, image: x)
+            let smooth = try explainer(dir, ExplainOptions(method: method, augSmooth: true)).explain(targets, image: x)
+            var sum = Tensor.zeros(plain.cams!.shape)
+            for flip in [false, true] {
+                for factor: Float in [0.9, 1, 1.1] {
+                    let cams = try explainer(dir, ExplainOptions(method: method))
+                        .explain(targets, image: (flip ? mirrored(x) : x) * factor).cams!
+                    sum = sum + (flip ? mirrored(cams) : cams)
+                }
+            }
+            let mean = sum * (1 / 6)
+            let err = zip(smooth.cams!.values, mean.values).map { abs($0 - $1) }.max()!
+            XCTAssertLessThan(err, 1e-5, "\(method)")
+            let change = zip(smooth.cams!.values, plain.cams!.values).map { abs($0 - $1) }.max()!
+            XCTAssertGreaterThan(change, 0.05, "\(method): smoothing changes the maps")
+            XCTAssertEqual(smooth.entries.map(\.score), plain.entries.map(\.score))
+            XCTAssertTrue(smooth.augSmooth)
+        }
+    }
+
+    func testSmoothingNeedsALayerMap() throws {
+        let (dir, _, _) = try load("captioner-vgg-fc7")
+        XCTAssertThrowsError(try explainer(dir, ExplainOptions(method: .guidedBackprop, augSmooth: true))) { error in
+            XCTAssertEqual("\(error)", "--aug-smooth smooths a map at a layer; guided-backprop has none (try guided-gradcam)")
+        }
+        XCTAssertThrowsError(try explainer(dir, ExplainOptions(method: .eigencam, eigenSmooth: true))) { error in
+            XCTAssertTrue("\(error)".contains("already the first principal component"), "\(error)")
+        }
+        XCTAssertNoThrow(try explainer(dir, ExplainOptions(method: .guidedGradcam, augSmooth: true, eigenSmooth: true)))
     }
 
     func testUnknownAnswerNamesTheClosest() throws {

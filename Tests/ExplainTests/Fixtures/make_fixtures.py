@@ -9,7 +9,12 @@ modules defined there and writes expected.json with, per model:
 - raw Grad-CAM maps (signed, layer resolution) per caption word, per answer,
   per class — gradients taken with hooks, one target at a time;
 - for classifiers, pytorch-grad-cam's normalised maps for Grad-CAM, Grad-CAM++,
-  HiResCAM, LayerCAM and XGrad-CAM, and its guided backpropagation.
+  HiResCAM, LayerCAM, XGrad-CAM and Eigen-CAM, and its guided backpropagation;
+- the same with its smoothing: `aug_smooth` (its default test-time
+  augmentations) and `eigen_smooth`, keyed "METHOD aug", "METHOD eigen",
+  "METHOD aug+eigen". A singular vector's sign is LAPACK's choice, so the
+  library's own sign-corrected projection (`get_2d_projection_with_sign_correction`,
+  the map flipped when |min| > |max|) stands in for `get_2d_projection`.
 """
 import importlib.util
 import json
@@ -46,14 +51,22 @@ def load(name):
 raw_gradcam = mf.raw_gradcam
 
 
-def flat(t):
-    return {"shape": list(t.shape), "data": [float(f"{v:.8g}") for v in t.detach().reshape(-1).tolist()]}
+def flat(t, digits=None):
+    """A tensor for JSON: 8 significant digits, or `digits` decimals for maps in [0, 1]."""
+    form = f".{digits}f" if digits else ".8g"
+    return {"shape": list(t.shape), "data": [float(format(v, form)) for v in t.detach().reshape(-1).tolist()]}
 
 
 out = {}
 
 for name in ["classifier-vgg", "classifier-resnet18"]:
-    from pytorch_grad_cam import GradCAM, GradCAMPlusPlus, HiResCAM, LayerCAM, XGradCAM, GuidedBackpropReLUModel
+    from pytorch_grad_cam import (GradCAM, GradCAMPlusPlus, HiResCAM, LayerCAM, XGradCAM, EigenCAM,
+                                  GuidedBackpropReLUModel)
+    import pytorch_grad_cam.base_cam, pytorch_grad_cam.eigen_cam, pytorch_grad_cam.hirescam, pytorch_grad_cam.layer_cam
+    from pytorch_grad_cam.utils.svd_on_activations import get_2d_projection_with_sign_correction
+    for module in [pytorch_grad_cam.base_cam, pytorch_grad_cam.eigen_cam, pytorch_grad_cam.hirescam,
+                   pytorch_grad_cam.layer_cam]:
+        module.get_2d_projection = get_2d_projection_with_sign_correction
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
     cfg, model, x, _ = load(name)
     layer = cfg["explain_layer"]
@@ -67,6 +80,16 @@ for name in ["classifier-vgg", "classifier-resnet18"]:
         with cls(model=model, target_layers=[module]) as cam:
             maps = [cam(input_tensor=x, targets=[ClassifierOutputTarget(c)])[0] for c in top]
         entry["cams"][key] = flat(torch.tensor(maps))
+        smoothings = [("eigen", False, True)] + {"gradcam": [("aug", True, False), ("aug+eigen", True, True)],
+                                                 "layercam": [("aug", True, False)]}.get(key, [])
+        for smoothing, aug, eigen in smoothings:
+            with cls(model=model, target_layers=[module]) as cam:
+                maps = [cam(input_tensor=x, targets=[ClassifierOutputTarget(c)], aug_smooth=aug, eigen_smooth=eigen)[0]
+                        for c in top]
+            entry["cams"][key + " " + smoothing] = flat(torch.tensor(maps), digits=5)
+    with EigenCAM(model=model, target_layers=[module]) as cam:
+        entry["cams"]["eigencam"] = flat(torch.tensor(cam(input_tensor=x, targets=None)[:1]), digits=5)
+        entry["cams"]["eigencam aug"] = flat(torch.tensor(cam(input_tensor=x, targets=None, aug_smooth=True)[:1]), digits=5)
     guided = GuidedBackpropReLUModel(model=model, device="cpu")(x, target_category=top[0])  # [H, W, 3]
     entry["guided"] = flat(torch.tensor(guided).permute(2, 0, 1))
     out[name] = entry
