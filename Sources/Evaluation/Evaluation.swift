@@ -60,6 +60,62 @@ public struct FaithfulnessScores: Sendable {
     }
 }
 
+/// The cascading randomisation test (`SanityCheck`) summed over many images
+/// (`Evaluator.sanity`), for one method.
+public struct SanityScores: Sendable {
+    /// One cascading step: every group from the top down to `group` random.
+    public struct Step: Sendable {
+        public let group: String
+        public let aboveLayer: Bool
+        /// Summed over the entries (their means, once averaged).
+        public var spearman = 0.0, ssim = 0.0
+        public var count = 0
+    }
+
+    public var steps: [Step] = []
+    /// Entries whose map kept a Spearman of at most `SanityCheck.passingSpearman`
+    /// once every group above the explained layer was random (a share, once averaged).
+    public var passingEntries = 0.0
+    public var count = 0
+
+    /// The step after which everything above the explained layer is random.
+    public var decisive: Step? { steps.last { $0.aboveLayer } }
+    /// Whether the method passes: its mean Spearman at the decisive step is at most 0.3.
+    public var passes: Bool { (decisive?.spearman ?? .infinity) <= Double(SanityCheck.passingSpearman) }
+
+    /// Adds one image's cascading steps of this method.
+    mutating func add(_ cascade: [SanityCheck.Step]) {
+        for (k, step) in cascade.enumerated() {
+            if steps.count <= k { steps.append(Step(group: step.group, aboveLayer: step.aboveLayer)) }
+            steps[k].spearman += step.spearman.reduce(0) { $0 + Double($1) }
+            steps[k].ssim += step.ssim.reduce(0) { $0 + Double($1) }
+            steps[k].count += step.spearman.count
+        }
+        if let decisive = cascade.last(where: { $0.aboveLayer }) {
+            passingEntries += Double(decisive.spearman.filter { $0 <= SanityCheck.passingSpearman }.count)
+            count += decisive.spearman.count
+        }
+    }
+
+    /// Means over the entries.
+    var averaged: SanityScores {
+        var mean = self
+        mean.steps = steps.map { s in
+            var m = s
+            if s.count > 0 { m.spearman /= Double(s.count); m.ssim /= Double(s.count) }
+            return m
+        }
+        if count > 0 { mean.passingEntries /= Double(count) }
+        return mean
+    }
+
+    var json: [String: Any] {
+        ["cascading": steps.map { ["group": $0.group, "above_layer": $0.aboveLayer, "spearman": $0.spearman, "ssim": $0.ssim] },
+         "decisive_group": decisive?.group ?? "", "decisive_spearman": decisive?.spearman ?? 0,
+         "entries_passing": passingEntries, "passes": passes, "count": count]
+    }
+}
+
 /// Task scores and grounding scores of a model on a split (cli.md, `eval`).
 public struct EvaluationReport: Sendable {
     public let model: String
@@ -78,6 +134,8 @@ public struct EvaluationReport: Sendable {
     /// With `Evaluator.faithfulness`: per method, and per kind then method.
     public var faithfulness: [String: FaithfulnessScores] = [:]
     public var faithfulnessByKind: [String: [String: FaithfulnessScores]] = [:]
+    /// With `Evaluator.sanity`: the cascading randomisation test, per method.
+    public var sanity: [String: SanityScores] = [:]
 
     /// The names in `grounding`, methods first, then the baselines: the order
     /// of tables and charts.
@@ -93,6 +151,7 @@ public struct EvaluationReport: Sendable {
             fields["faithfulness"] = faithfulness.mapValues(\.json)
             fields["faithfulness_by_kind"] = faithfulnessByKind.mapValues { $0.mapValues(\.json) }
         }
+        if !sanity.isEmpty { fields["sanity"] = sanity.mapValues(\.json) }
         return fields
     }
 }
@@ -127,6 +186,10 @@ public struct Evaluator {
     /// Also measure every graded token's map by deletion and insertion against a
     /// random order (`TargetSet.faithfulness`), per method and per kind.
     public var faithfulness = false
+    /// Also run the cascading model-parameter randomisation test (`SanityCheck`)
+    /// on each image's explained targets — a caption's words, an image's first
+    /// graded answer, the true class — per method.
+    public var sanity = false
 
     public init(model: ModelDirectory, methods: [Method]) {
         self.model = model
@@ -137,6 +200,7 @@ public struct Evaluator {
                          progress: (Int, Int) -> Void = { _, _ in }) throws -> EvaluationReport {
         let instances = try InstanceMasks(directory: directory)
         var accumulator = GroundingAccumulator(methods: methods, size: (model.config.input.height, model.config.input.width))
+        if sanity { accumulator.sanityCheck = try SanityCheck(model: model, layer: model.explainLayer) }
         let scores: [String: Double]
         let count: Int
         switch model.model {
@@ -151,6 +215,7 @@ public struct Evaluator {
                                       grounding: accumulator.results, groundingByKind: accumulator.resultsByKind)
         report.faithfulness = accumulator.faithfulness.mapValues(\.averaged)
         report.faithfulnessByKind = accumulator.faithfulnessByKind.mapValues { $0.mapValues(\.averaged) }
+        report.sanity = accumulator.sanity.mapValues(\.averaged)
         return report
     }
 
@@ -206,6 +271,15 @@ public struct Evaluator {
                 }
                 acc.addBaselines(masks, kinds: kinds, seed: UInt64(k))
             }
+            if !words.isEmpty {
+                let targets = TargetSet.caption(task.captioner, vocabulary: task.vocabulary,
+                                                words: caption.explanation.entries.map(\.id),
+                                                kind: score ?? .defaultKind(for: .captioning))
+                try acc.addSanity(methods) { method in
+                    try Explainer(root: task.captioner, defaultLayer: model.explainLayer, options: ExplainOptions(method: method))
+                        .explain(targets, image: x)
+                }
+            }
             progress(k + 1, entries.count)
         }
         return (["bleu4": BLEU.corpus(candidates: candidates, references: references),
@@ -223,6 +297,7 @@ public struct Evaluator {
         let kinds = Self.vqaKinds(items.map { ($0.questionType, $0.answerType) })
         var correct: [String: (Double, Int)] = [:]
         var cache: (path: String, input: Tensor)?
+        var sanityImages: Set<String> = []
         for (k, item) in items.enumerated() {
             let x = try cache?.path == item.image.path ? cache!.input : input(item.image.path).0
             cache = (item.image.path, x)
@@ -241,12 +316,19 @@ public struct Evaluator {
                 let masks = try objects.map { try instances.mask(of: $0) }
                 let mask = acc.resize(masks.dropFirst().reduce(masks[0]) { zip($0, $1).map { $0 || $1 } }, from: item.image)
                 var glimpses: Tensor?
+                func explain(_ options: ExplainOptions) throws -> ExplainedSequence {
+                    try task.explain(image: x, question: read, answer: item.answer, top: 1, score: score ?? .defaultKind(for: .vqa),
+                                     options: options)
+                }
                 for method in methods {
-                    let e = try task.explain(image: x, question: read, answer: item.answer, top: 1, score: score ?? .defaultKind(for: .vqa),
-                                             options: ExplainOptions(method: method, faithfulness: faithfulness))
+                    let e = try explain(ExplainOptions(method: method, faithfulness: faithfulness))
                     acc.add(method.rawValue, e.explanation, [0], [mask], kinds: [kinds[k]])
                     if let f = e.faithfulness { acc.addFaithfulness(method.rawValue, f, kinds: [kinds[k]]) }
                     glimpses = e.attention
+                }
+                // The randomisation test once per image, on its first graded question.
+                if sanityImages.insert(item.image.path).inserted {
+                    try acc.addSanity(methods) { try explain(ExplainOptions(method: $0)).explanation }
                 }
                 if let glimpses {  // [1, G, h, w]: all glimpses averaged
                     acc.addAttention(glimpses.mean(axis: 1), [0], [mask], kinds: [kinds[k]])
@@ -286,12 +368,16 @@ public struct Evaluator {
             if TargetSet.top(1, of: logits)[0] == task.classes.id(of: entry.label) { correct += 1 }
             if let id = entry.objectID, let object = instances.instance(id: id), task.classes.id(of: entry.label) != nil {
                 let mask = try acc.resize(instances.mask(of: object), from: entry.image)
+                func explain(_ options: ExplainOptions) throws -> ExplainedSequence {
+                    try task.explain(image: x, className: entry.label, top: 1, score: score ?? .defaultKind(for: .classification),
+                                     options: options)
+                }
                 for method in methods {
-                    let e = try task.explain(image: x, className: entry.label, top: 1, score: score ?? .defaultKind(for: .classification),
-                                             options: ExplainOptions(method: method, faithfulness: faithfulness))
+                    let e = try explain(ExplainOptions(method: method, faithfulness: faithfulness))
                     acc.add(method.rawValue, e.explanation, [0], [mask], kinds: [entry.label])
                     if let f = e.faithfulness { acc.addFaithfulness(method.rawValue, f, kinds: [entry.label]) }
                 }
+                try acc.addSanity(methods) { try explain(ExplainOptions(method: $0)).explanation }
                 acc.addBaselines([mask], kinds: [entry.label], seed: UInt64(k))
             }
             progress(k + 1, entries.count)
@@ -324,6 +410,17 @@ struct GroundingAccumulator {
     var totalsByKind: [String: [String: GroundingScores]] = [:]
     var faithfulness: [String: FaithfulnessScores] = [:]
     var faithfulnessByKind: [String: [String: FaithfulnessScores]] = [:]
+    /// Set when the evaluation runs the randomisation test (`Evaluator.sanity`).
+    var sanityCheck: SanityCheck?
+    var sanity: [String: SanityScores] = [:]
+
+    /// With a `sanityCheck`, runs its cascading test on one image's targets, which
+    /// `explain(method)` explains with the model's current weights.
+    mutating func addSanity(_ methods: [Method], explain: (Method) throws -> Explanation) throws {
+        guard let sanityCheck else { return }
+        let (_, steps) = try sanityCheck.run(methods: methods, tests: [.cascading], explain: explain)
+        for method in methods { sanity[method.rawValue, default: SanityScores()].add(steps.filter { $0.method == method }) }
+    }
 
     init(methods: [Method], size: (Int, Int)) {
         self.methods = methods

@@ -44,8 +44,10 @@ public struct SanityCheck {
     /// Parameter groups in forward order: a backbone's blocks (`backbone.layer4.2`,
     /// `backbone.features.10`), the decoder's or fusion's modules (`attention`, `fc`).
     public let groups: [String]
+    /// The weights a randomised group takes: a freshly initialised model's, from `seed`.
+    private let random: [String: Tensor]
 
-    public init(model: ModelDirectory, layer: String) throws {
+    public init(model: ModelDirectory, layer: String, seed: UInt64 = 1) throws {
         self.model = model
         self.layer = layer
         var groups: [String] = []
@@ -62,6 +64,12 @@ public struct SanityCheck {
             throw TaskError.invalid("nothing lies above \(layer) to randomise (it is the model's last layer): "
                                     + "the randomisation test cannot tell a faithful method from one that ignores the model")
         }
+        let vocabularies: [Vocabulary] = switch model.model {
+        case let .captioning(_, v): [v]
+        case let .vqa(_, q, a): [q, a]
+        case let .classification(_, c): [c]
+        }
+        random = ModelDirectory.build(model.config, vocabularies, initializer: .random(seed: seed)).root.stateDict()
     }
 
     /// Whether `group` comes after `layer` in the forward order and is not part of it.
@@ -71,25 +79,19 @@ public struct SanityCheck {
         return g > l && !group.hasPrefix(layer + ".") && !layer.hasPrefix(group + ".")
     }
 
-    /// Runs both tests for each method. `explain(method)` explains the same targets
+    /// Runs the tests for each method. `explain(method)` explains the same targets
     /// (the trained model's caption, answers or classes) with the model's current
     /// weights; the weights are put back before this returns.
-    public func run(methods: [Method], seed: UInt64 = 1, progress: (Int, Int) -> Void = { _, _ in },
+    public func run(methods: [Method], tests: [Test] = [.cascading, .independent], progress: (Int, Int) -> Void = { _, _ in },
                     explain: (Method) throws -> Explanation) throws -> (original: [Method: Explanation], steps: [Step]) {
         let root = model.model.root
         let trained = root.stateDict()
-        let vocabularies: [Vocabulary] = switch model.model {
-        case let .captioning(_, v): [v]
-        case let .vqa(_, q, a): [q, a]
-        case let .classification(_, c): [c]
-        }
-        let random = ModelDirectory.build(model.config, vocabularies, initializer: .random(seed: seed)).root.stateDict()
         defer { try? root.load(trained, file: "the trained weights") }
         var original: [Method: Explanation] = [:]
         for method in methods { original[method] = try explain(method) }
         var steps: [Step] = []
-        let total = 2 * groups.count * methods.count
-        for test in [Test.cascading, .independent] {
+        let total = tests.count * groups.count * methods.count
+        for test in tests {
             for (k, group) in groups.reversed().enumerated() {
                 let randomised = test == .cascading ? Array(groups.reversed().prefix(k + 1)) : [group]
                 var weights = trained

@@ -1,17 +1,45 @@
+import Foundation
+
 /// A JSON value whose objects keep their keys in the order given, so the
 /// manifest reads in the order export-format.md lists its fields.
-enum JSON {
+///
+/// The one style of every JSON the commands print or write for a reader
+/// (manifests, `--json`, `eval`, `sanity.json`): two-space indents, `"key": value`,
+/// arrays of scalars on one line, slashes unescaped. Only `index.jsonl`, one
+/// record a line by definition, is written compact.
+public enum JSON {
     case bool(Bool)
     case int(Int)
     /// Written in Swift's shortest round-trip form (−0.021, not −0.0209999997);
     /// NaN and ±infinity have no JSON form and are written as `null`.
     case number(Float)
+    /// A Double, for measures summed over many items; written the same way.
+    case double(Double)
     case string(String)
+    case null
     case array([JSON])
     case object([(String, JSON)])
 
+    /// A value built of dictionaries, arrays, strings, numbers, booleans and
+    /// NSNull (what JSONSerialization takes), objects' keys sorted.
+    public init(_ value: Any) {
+        switch value {
+        case let v as Bool: self = .bool(v)
+        case let v as Int: self = .int(v)
+        case let v as Float: self = .number(v)
+        case let v as Double: self = .double(v)
+        case let v as String: self = .string(v)
+        case let v as [Any]: self = .array(v.map(JSON.init))
+        case let v as [String: Any]: self = .object(v.keys.sorted().map { ($0, JSON(v[$0]!)) })
+        default: self = .null
+        }
+    }
+
+    /// `value` (see `init(_:)`) in the one style, ending with a newline.
+    public static func text(_ value: Any) -> String { JSON(value).rendered() }
+
     /// Pretty-printed with two-space indents; arrays of scalars stay on one line.
-    func rendered() -> String {
+    public func rendered() -> String {
         var out = ""
         write(to: &out, indent: "")
         return out + "\n"
@@ -22,6 +50,8 @@ enum JSON {
         case .bool(let b): out += b ? "true" : "false"
         case .int(let i): out += String(i)
         case .number(let f): out += f.isFinite ? "\(f)" : "null"
+        case .double(let d): out += d.isFinite ? "\(d)" : "null"
+        case .null: out += "null"
         case .string(let s): JSON.quote(s, into: &out)
         case .array(let items) where items.allSatisfy(\.isScalar):
             out += "[" + items.map { item -> String in

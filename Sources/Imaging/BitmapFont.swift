@@ -1,19 +1,25 @@
-/// A 5×7 bitmap font for printable ASCII, drawn for this project, so contact
-/// sheets can carry labels (words, scores) without a font library.
+/// A 5×7 bitmap font for printable ASCII with two rows of descenders, drawn for
+/// this project, so contact sheets can carry labels (words, scores) without a
+/// font library.
 ///
-/// Each glyph is 7 rows of 5 columns ("#" = ink), one cell is 6×8 pixels
-/// including one column and one row of spacing. Characters outside printable
-/// ASCII are drawn as "?", since the labels must stay legible, not exact.
+/// Each glyph is 7 rows of 5 columns above the baseline ("#" = ink) and 2 rows
+/// below it, where g, j, p, q, y and the comma hang ("green" and "large" read
+/// "9reen" and "lar9e" while g had to fit above the baseline); one cell is
+/// 6×10 pixels including one column and one row of spacing. Characters outside
+/// printable ASCII are drawn as "?", since the labels must stay legible, not exact.
 enum BitmapFont {
     static let glyphWidth = 5
+    static let glyphHeight = 9
     static let advance = 6
-    static let lineHeight = 8
+    static let lineHeight = 10
 
     /// Rows of each glyph from " " (32) to "~" (126); bit 4 is the leftmost column.
+    /// A glyph drawn with 7 rows has nothing below the baseline.
     static let glyphs: [[UInt8]] = art.map { glyph in
-        glyph.split(separator: " ").map { row in
-            row.reduce(0) { bits, cell in bits << 1 | (cell == "#" ? 1 : 0) }
+        let rows = glyph.split(separator: " ").map { row in
+            row.reduce(UInt8(0)) { bits, cell in bits << 1 | (cell == "#" ? 1 : 0) }
         }
+        return rows + [UInt8](repeating: 0, count: glyphHeight - rows.count)
     }
 
     /// The rows of `character`'s glyph ("?" for anything but printable ASCII).
@@ -37,7 +43,7 @@ enum BitmapFont {
         ".#... ..#.. ...#. ...#. ...#. ..#.. .#...", // )
         "..... ..#.. #.#.# .###. #.#.# ..#.. .....", // *
         "..... ..#.. ..#.. ##### ..#.. ..#.. .....", // +
-        "..... ..... ..... ..... .##.. ..#.. .#...", // ,
+        "..... ..... ..... ..... .##.. .##.. ..#.. .#... .....", // ,
         "..... ..... ..... ##### ..... ..... .....", // -
         "..... ..... ..... ..... ..... .##.. .##..", // .
         "..... ....# ...#. ..#.. .#... #.... .....", // /
@@ -96,17 +102,17 @@ enum BitmapFont {
         "....# ....# .##.# #..## #...# #...# .####", // d
         "..... ..... .###. #...# ##### #.... .###.", // e
         "..##. .#..# .#... ###.. .#... .#... .#...", // f
-        "..... ..... .#### #...# .#### ....# .###.", // g: at x-height with a tail, unlike 9
+        "..... ..... .#### #...# #...# #...# .#### ....# .###.", // g
         "#.... #.... #.##. ##..# #...# #...# #...#", // h
         "..#.. ..... .##.. ..#.. ..#.. ..#.. .###.", // i
-        "...#. ..... ..##. ...#. ...#. #..#. .##..", // j
+        "...#. ..... ..##. ...#. ...#. ...#. ...#. #..#. .##..", // j
         "#.... #.... #..#. #.#.. ##... #.#.. #..#.", // k
         ".##.. ..#.. ..#.. ..#.. ..#.. ..#.. .###.", // l
         "..... ..... ##.#. #.#.# #.#.# #...# #...#", // m
         "..... ..... #.##. ##..# #...# #...# #...#", // n
         "..... ..... .###. #...# #...# #...# .###.", // o
-        "..... ..... ####. #...# ####. #.... #....", // p
-        "..... ..... .##.# #..## .#### ....# ....#", // q
+        "..... ..... ####. #...# #...# #...# ####. #.... #....", // p
+        "..... ..... .#### #...# #...# #...# .#### ....# ....#", // q
         "..... ..... #.##. ##..# #.... #.... #....", // r
         "..... ..... .###. #.... .###. ....# ####.", // s
         ".#... .#... ###.. .#... .#... .#..# ..##.", // t
@@ -114,7 +120,7 @@ enum BitmapFont {
         "..... ..... #...# #...# #...# .#.#. ..#..", // v
         "..... ..... #...# #...# #.#.# #.#.# .#.#.", // w
         "..... ..... #...# .#.#. ..#.. .#.#. #...#", // x
-        "..... ..... #...# #...# .#### ....# .###.", // y
+        "..... ..... #...# #...# #...# #...# .#### ....# .###.", // y
         "..... ..... ##### ...#. ..#.. .#... #####", // z
         "...#. ..#.. ..#.. .#... ..#.. ..#.. ...#.", // {
         "..#.. ..#.. ..#.. ..#.. ..#.. ..#.. ..#..", // |
@@ -126,7 +132,8 @@ enum BitmapFont {
 extension RGBImage {
     /// The size in pixels of `text` drawn at `scale`, for laying out labels:
     /// (6·n − 1)·scale wide for a longest line of n characters and
-    /// (8·lines − 1)·scale high (the spacing after the last column and row is not counted).
+    /// (10·lines − 1)·scale high, descenders included (the spacing after the last
+    /// column and row is not counted).
     public static func textSize(_ text: String, scale: Int = 1) -> (width: Int, height: Int) {
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         let longest = lines.map(\.count).max() ?? 0
@@ -135,7 +142,7 @@ extension RGBImage {
     }
 
     /// Draws `text` with its top-left corner at (x, y) using the built-in 5×7
-    /// font, each font pixel a `scale`×`scale` square; "\n" starts a new line.
+    /// font (descenders below), each font pixel a `scale`×`scale` square; "\n" starts a new line.
     /// Only ink is drawn (the background shows through) and anything outside
     /// the image is clipped.
     public mutating func drawText(_ text: String, x: Int, y: Int, scale: Int = 1, color: (UInt8, UInt8, UInt8)) {

@@ -215,8 +215,7 @@ struct BatchExport: ParsableCommand {
                 "redone": redone.map { ["item": $0.name, "why": $0.why] },
                 "failed": failed.map { ["item": $0.name, "error": $0.error] },
             ]
-            let data = try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys, .withoutEscapingSlashes])
-            print(String(decoding: data, as: UTF8.self))
+            print(JSON.text(report), terminator: "")
         } else if !flags.quiet {
             print("exported \(Terminal.count(exported.count + redone.count, "item")) to \(out) (\(summary)"
                 + (skipped.isEmpty ? "" : ", \(skipped.count) already complete")

@@ -214,6 +214,11 @@ struct Eval: ParsableCommand {
                              + "pixel order, per method and kind: \"faithfulness\" in the JSON. Slower: 4 curves of 33 "
                              + "forward passes a token."))
     var faithfulness = false
+    @Flag(help: ArgumentHelp("Also run the cascading randomisation test of `gradcam sanity` on each image (its caption's "
+                             + "words, its first graded answer, its class): each method's mean Spearman with the trained "
+                             + "model's maps at every step and the share of entries at most 0.3 once everything above the "
+                             + "explained layer is random; \"sanity\" in the JSON. About 15 more explanations an image."))
+    var sanity = false
     @Flag(help: "Print one JSON object.") var json = false
     @Flag(help: "Print nothing but errors (and --json's output).") var quiet = false
 
@@ -238,6 +243,7 @@ struct Eval: ParsableCommand {
         var evaluator = Evaluator(model: dir, methods: methods)
         evaluator.score = score
         evaluator.faithfulness = faithfulness
+        evaluator.sanity = sanity
         let report = try evaluator.evaluate(data: data, limit: limit) { done, total in
             if progressBar == nil { progressBar = ProgressBar("eval", total: total, quiet: quiet || json) }
             progressBar?.update(done)
@@ -251,8 +257,7 @@ struct Eval: ParsableCommand {
             try groundingChart(report).write(to: chart)
         }
         if json {
-            let data = try JSONSerialization.data(withJSONObject: report.json, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-            print(String(decoding: data, as: UTF8.self))
+            print(JSON.text(report.json), terminator: "")
             return
         }
         guard !quiet else { return }
@@ -286,6 +291,13 @@ struct Eval: ParsableCommand {
             for (kind, byMethod) in report.faithfulnessByKind.sorted(by: { $0.key < $1.key }) {
                 let shares = byMethod.sorted { $0.key < $1.key }.map { String(format: "%@ %.3f", $0.key, $0.value.beatsRandomDeletion) }
                 print("  deletion beats random, \(kind): " + shares.joined(separator: ", "))
+            }
+        }
+        if !report.sanity.isEmpty {
+            print(Terminal.dim("  sanity (cascading)     Spearman once all above \(dir.originalName(dir.explainLayer)) is random   entries ≤ 0.3   verdict"))
+            for (name, s) in report.sanity.sorted(by: { $0.key < $1.key }) {
+                print("  " + name.padding(toLength: 20, withPad: " ", startingAt: 0)
+                    + String(format: " %8.3f %38.3f   %@", s.decisive?.spearman ?? 0, s.passingEntries, s.passes ? "passes" : "FAILS"))
             }
         }
         if let chart { print("chart: \(chart)") }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Export
 import Foundation
 import Models
 import NN
@@ -37,8 +38,7 @@ struct ListModels: ParsableCommand {
             rows.append(row)
         }
         if json {
-            let data = try JSONSerialization.data(withJSONObject: rows, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-            print(String(decoding: data, as: UTF8.self))
+            print(JSON.text(rows), terminator: "")
             return
         }
         if rows.isEmpty { print("no models found (see `gradcam models --help`)") }

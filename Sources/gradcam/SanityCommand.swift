@@ -1,6 +1,7 @@
 import ArgumentParser
 import AtomicOutput
 import Explain
+import Export
 import Foundation
 import Imaging
 import Models
@@ -117,7 +118,7 @@ struct Sanity: ParsableCommand {
     private func write(_ steps: [SanityCheck.Step], trained: Tensor, methods: [Method], image: RGBImage, to output: OutputPath) throws {
         let json = steps.map { s -> [String: Any] in
             ["test": s.test.rawValue, "group": s.group, "above_layer": s.aboveLayer, "method": s.method.rawValue,
-             "spearman": s.spearman.map(Double.init), "ssim": s.ssim.map(Double.init)]
+             "spearman": s.spearman, "ssim": s.ssim]
         }
         let rows = [("trained", trained)] + steps.filter { $0.test == .cascading && $0.method == methods[0] }.map { ($0.group, $0.cams) }
         let cell = 96, label = 150
@@ -133,8 +134,7 @@ struct Sanity: ParsableCommand {
             }
         }
         try output.writeDirectory { folder in
-            try JSONSerialization.data(withJSONObject: ["steps": json], options: [.prettyPrinted, .sortedKeys])
-                .write(to: URL(fileURLWithPath: folder + "/sanity.json"))
+            try Data(JSON.text(["steps": json]).utf8).write(to: URL(fileURLWithPath: folder + "/sanity.json"))
             try sheet.write(to: folder + "/cascade.png")
         }
         print("wrote \(output.path)/sanity.json and cascade.png")

@@ -487,6 +487,48 @@ final class CommandTests: XCTestCase {
         }
     }
 
+    /// `eval --sanity` runs `gradcam sanity`'s cascading test on each image's explained targets: for
+    /// a caption, the numbers the command gives for the same caption; for VQA, one answer an image.
+    func testEvalSanityIsTheSanityCommandsCascade() throws {
+        let split = scratch.appendingPathComponent("sanity-split").path
+        XCTAssertEqual(try gradcam(["shapes", "--out", split, "--count", "1", "--seed", "99", "--split", "test", "--quiet"]).status, 0)
+        let captioner = Self.repository.appendingPathComponent("Models/shapes-captioner").path
+        let run = try gradcam(["eval", captioner, "--data", split, "--method", "gradcam", "--sanity", "--json", "--quiet"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let report = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as! [String: Any]
+        let sanity = try XCTUnwrap((report["sanity"] as? [String: [String: Any]])?["gradcam"], run.stdout)
+        let cascade = sanity["cascading"] as! [[String: Any]]
+
+        let image = try split + "/images/" + XCTUnwrap(FileManager.default.contentsOfDirectory(atPath: split + "/images").first)
+        let caption = try gradcam(["caption", image, "--model", captioner, "--json", "--quiet"])
+        let manifest = try JSONSerialization.jsonObject(with: Data(caption.stdout.utf8)) as! [String: Any]
+        let out = scratch.appendingPathComponent("sanity-of-eval").path
+        let check = try gradcam(["sanity", captioner, image, "--caption", manifest["text"] as! String, "--method", "gradcam", "--out", out])
+        XCTAssertEqual(check.status, 0, check.stderr)
+        let steps = (try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/sanity.json"))) as! [String: Any])["steps"]
+            as! [[String: Any]]
+        let cascading = steps.filter { $0["test"] as? String == "cascading" }
+        XCTAssertEqual(cascade.map { $0["group"] as! String }, cascading.map { $0["group"] as! String })
+        XCTAssertGreaterThan(cascade.count, 5)
+        for (summed, step) in zip(cascade, cascading) {
+            let spearman = step["spearman"] as! [Double]
+            XCTAssertEqual(summed["spearman"] as! Double, spearman.reduce(0, +) / Double(spearman.count), accuracy: 1e-5,
+                           "\(step["group"]!)")
+        }
+        let words = (manifest["tokens"] as! [Any]).count
+        XCTAssertEqual(sanity["count"] as? Int, words)
+        let decisive = sanity["decisive_spearman"] as! Double
+        XCTAssertEqual(sanity["passes"] as? Bool, decisive <= 0.3)
+        XCTAssertEqual(cascade.last { $0["above_layer"] as! Bool }?["spearman"] as? Double, decisive)
+
+        let vqa = try gradcam(["eval", Self.repository.appendingPathComponent("Models/shapes-vqa").path, "--data", split,
+                               "--method", "gradcam", "--sanity", "--json", "--quiet"])
+        XCTAssertEqual(vqa.status, 0, vqa.stderr)
+        let vqaSanity = try XCTUnwrap(((try JSONSerialization.jsonObject(with: Data(vqa.stdout.utf8)) as! [String: Any])["sanity"]
+            as? [String: [String: Any]])?["gradcam"], vqa.stdout)
+        XCTAssertEqual(vqaSanity["count"] as? Int, 1, "one answer of the image's first graded question")
+    }
+
     /// The shipped captioner is sure of most words of the demo scene (log p ≈ −3e-7): the
     /// table marks them and says why their log-probability maps are faint, and what to do.
     func testConfidentWordsAreMarked() throws {
@@ -506,7 +548,7 @@ final class CommandTests: XCTestCase {
         XCTAssertTrue(layers.stdout.contains("[1, 32, 2, 2] *"), layers.stdout)
         let models = try gradcam(["models", model("vqa-flat"), "--json"])
         XCTAssertEqual(models.status, 0, models.stderr)
-        XCTAssertTrue(models.stdout.contains("\"task\" : \"vqa\""), models.stdout)
+        XCTAssertTrue(models.stdout.contains("\"task\": \"vqa\""), models.stdout)
         XCTAssertEqual(try gradcam(["--version"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines), "0.1.0")
     }
 

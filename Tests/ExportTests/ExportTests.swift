@@ -167,7 +167,7 @@ final class ExportTests: XCTestCase {
             XCTAssertEqual(overlay, doc.image.overlay(map: map, mapWidth: 32, mapHeight: 32, colormap: .jet, alpha: 0.5))
         }
         let sheet = try RGBImage(contentsOf: out + "/sheet.png")
-        XCTAssertEqual(sheet.height, 8 + 10 + 8 + 30 + 2 * 10 + 4 + 8, "the settings, then one row: thumbnail and two label lines")
+        XCTAssertEqual(sheet.height, 8 + 12 + 8 + 30 + 2 * 12 + 4 + 8, "the settings, then one row: thumbnail and two label lines")
         XCTAssertGreaterThanOrEqual(sheet.width, 4 * 40)
     }
 
@@ -179,7 +179,7 @@ final class ExportTests: XCTestCase {
         // The settings' line, then ten cells (the image and nine words): 8 on the first row, 2 on the
         // second; thumbnails 160×100.
         XCTAssertEqual(sheet.width, 8 + 8 * (160 + 8))
-        XCTAssertEqual(sheet.height, 8 + 10 + 8 + 2 * (100 + 2 * 10 + 4 + 8))
+        XCTAssertEqual(sheet.height, 8 + 12 + 8 + 2 * (100 + 2 * 12 + 4 + 8))
     }
 
     /// A photo's report stays small: its maps go in as JPEG at most 640 pixels on a side (a

@@ -66,16 +66,19 @@ final class DrawingTests: XCTestCase {
         XCTAssertEqual(inkCount(big), 18 * 4)
     }
 
-    /// Letters with a tail (g, p, q, y) sit at x-height, two rows below a digit's top: "green"
-    /// and "large" once read "9reen" and "lar9e", g being a 9 drawn full height.
-    func testTailedLettersSitBelowDigits() {
-        func topRow(_ text: String) -> Int {
-            var canvas = RGBImage(width: 8, height: 8)
+    /// Letters with a tail (g, j, p, q, y) start at x-height and hang below the baseline, where
+    /// nothing else reaches: "green" and "large" once read "9reen" and "lar9e".
+    func testTailedLettersHangBelowTheBaseline() {
+        func inkRows(_ text: String) -> ClosedRange<Int> {
+            var canvas = RGBImage(width: 10, height: 10)
             canvas.drawText(text, x: 0, y: 0, color: (0, 0, 0))
-            return (0..<8).first { y in (0..<8).contains { canvas[$0, y] != (255, 255, 255) } }!
+            let rows = (0..<10).filter { y in (0..<10).contains { canvas[$0, y] != (255, 255, 255) } }
+            return rows.first!...rows.last!
         }
-        for letter in ["g", "p", "q", "y"] { XCTAssertEqual(topRow(letter), 2, letter) }
-        XCTAssertEqual(topRow("9"), 0)
+        for letter in ["g", "p", "q", "y"] { XCTAssertEqual(inkRows(letter), 2...8, letter) }
+        XCTAssertEqual(inkRows("j"), 0...8)
+        XCTAssertEqual(inkRows("9"), 0...6)
+        for letter in ["a", "e", "n", "A", "Z", "0"] { XCTAssertEqual(inkRows(letter).upperBound, 6, letter) }
     }
 
     func testNonASCIIDrawsQuestionMark() {
@@ -91,9 +94,9 @@ final class DrawingTests: XCTestCase {
         var canvas = RGBImage(width: 4, height: 4)
         canvas.drawText("Hello, world!\nline two", x: -2, y: -2, scale: 3, color: (0, 0, 0))
         XCTAssertGreaterThan(inkCount(canvas), 0)
-        XCTAssertTrue(RGBImage.textSize("ab") == (11, 7))
-        XCTAssertTrue(RGBImage.textSize("ab\nc", scale: 2) == (22, 30))
-        XCTAssertTrue(RGBImage.textSize("") == (0, 7))
+        XCTAssertTrue(RGBImage.textSize("ab") == (11, 9))
+        XCTAssertTrue(RGBImage.textSize("ab\nc", scale: 2) == (22, 38))
+        XCTAssertTrue(RGBImage.textSize("") == (0, 9))
     }
 
     func testPasteClipsToCanvas() {
