@@ -64,7 +64,7 @@ func reportHTML(_ doc: ExportDocument, pictures: ReportPictures) -> String {
         }
         let image = pictures.image, layer = pictures.layerSize
         let ratio = "aspect-ratio: \(image.width) / \(image.height)"
-        func png(_ bytes: [UInt8]) -> String { "data:image/png;base64," + Data(bytes).base64EncodedString() }
+        func png(_ bytes: [UInt8], _ type: String = "png") -> String { "data:image/\(type);base64," + Data(bytes).base64EncodedString() }
         html += "</p>\n<div class=\"view\">\n"
         let original = "data:image/\(image.type);base64," + Data(image.bytes).base64EncodedString()
         html += "<figure class=\"panel\"><div class=\"stage\" style=\"\(ratio)\"><img src=\"\(original)\" width=\"\(image.width)\" "
@@ -80,16 +80,17 @@ func reportHTML(_ doc: ExportDocument, pictures: ReportPictures) -> String {
         // Panels beside the map, each showing the selected token's picture.
         let glimpses = pictures.attention.count
         let attentionPanels = pictures.attention.enumerated().map { g, shown in
-            glimpses == 1 ? ("attention", shown, (image.width, image.height), "attention before", "attention (where the decoder looked)")
-                : ("glimpse\(g + 1)", shown, (image.width, image.height), "glimpse \(g + 1) for",
+            glimpses == 1 ? ("attention", shown, pictures.attentionType, (image.width, image.height), "attention before",
+                             "attention (where the decoder looked)")
+                : ("glimpse\(g + 1)", shown, pictures.attentionType, (image.width, image.height), "glimpse \(g + 1) for",
                    "glimpse \(g + 1) of \(glimpses) (where the model looked)")
         }
-        for (id, shown, size, alt, caption) in [
-            ("guided", pictures.guided, (layer.width, layer.height), "guided grad-cam for", "guided grad-cam"),
+        for (id, shown, type, size, alt, caption) in [
+            ("guided", pictures.guided, "png", (layer.width, layer.height), "guided grad-cam for", "guided grad-cam"),
         ] + attentionPanels where !shown.isEmpty {
             html += "<figure class=\"panel\"><div class=\"stage guided\" style=\"\(ratio)\">\n"
             for (k, entry) in e.entries.enumerated() {
-                html += "<img id=\"\(id)-\(k)\" hidden src=\"\(png(shown[k]))\" width=\"\(size.0)\" "
+                html += "<img id=\"\(id)-\(k)\" hidden src=\"\(png(shown[k], type))\" width=\"\(size.0)\" "
                     + "height=\"\(size.1)\" alt=\"\(alt) \(escapeHTML(entry.label))\">\n"
             }
             html += "</div><figcaption>\(caption)</figcaption></figure>\n"

@@ -182,8 +182,8 @@ final class ExportTests: XCTestCase {
         XCTAssertEqual(sheet.height, 8 + 12 + 8 + 2 * (100 + 2 * 12 + 4 + 8))
     }
 
-    /// A photo's report stays small: its maps go in as JPEG at most 640 pixels on a side (a
-    /// 2000×1500 photo's sixteen full-size PNG overlays made a report of tens of MB), while
+    /// A photo's report stays small: it and its attention maps go in as JPEG at most 640 pixels on a
+    /// side (a 2000×1500 photo's sixteen full-size PNG overlays made a report of tens of MB), while
     /// overlays/ keeps them as PNG at the photo's size.
     func testReportOfALargePhotoStaysSmall() throws {
         var state: UInt32 = 1
@@ -198,12 +198,15 @@ final class ExportTests: XCTestCase {
                 pixels[i + 2] = UInt8(min(255, ((x / 100 + y / 100) % 2 == 0 ? 160 : 60) + noise))
             }
         }
-        let doc = captionDocument(labels: (0..<16).map { "w\($0)" }, image: RGBImage(width: 2000, height: 1500, pixels: pixels))
+        var doc = captionDocument(labels: (0..<16).map { "w\($0)" }, image: RGBImage(width: 2000, height: 1500, pixels: pixels))
+        // An attention captioner's: each word's attention over the photo too (sixteen PNGs of it were 6 MB).
+        doc.attention = Tensor(shape: [16, 4, 4], values: (0..<256).map { Float(($0 * 37) % 16) / 16 })
         let out = dir + "/photo"
         try writeExport(doc, to: out)
         let report = try String(contentsOfFile: out + "/report.html", encoding: .utf8)
         XCTAssertLessThan(report.utf8.count, 2_000_000)
         XCTAssertTrue(report.contains("data:image/jpeg;base64,") && report.contains("width=\"640\" height=\"480\""))
+        XCTAssertTrue(report.contains("<img id=\"attention-15\" hidden src=\"data:image/jpeg;base64,"))
         let overlay = try RGBImage(contentsOf: out + "/overlays/00-w0.png")
         XCTAssertEqual([overlay.width, overlay.height], [2000, 1500])
     }

@@ -55,6 +55,24 @@ final class ReportBrowserTests: XCTestCase {
         XCTAssertTrue(page.console.contains { $0.contains("undefinedFunction") }, "\(page.console)")
     }
 
+    /// A batch's index.html: a row per item whose thumbnail decodes and whose link is its report,
+    /// item names with "#" and spaces included; a thumbnail that is gone fails it.
+    func testBatchIndexShowsEveryItem() throws {
+        let batch = dir + "/batch"
+        try FileManager.default.createDirectory(atPath: batch, withIntermediateDirectories: false)
+        for name in ["001-1a2b3c4d", "cats #2 ünï-5e6f7a8b"] {
+            try writeExport(captionDocument(labels: ["red", "circle"]), to: batch + "/" + name)
+        }
+        try writeBatchIndex(batch)
+        let page = try open(batch + "/index.html")
+        XCTAssertEqual(verdict(page.dom), "SELFTEST PASS 2")
+        XCTAssertEqual(page.console, [])
+
+        try FileManager.default.removeItem(atPath: batch + "/cats #2 ünï-5e6f7a8b/overlays/00-red.png")
+        let broken = verdict(try open(batch + "/index.html").dom)
+        XCTAssertTrue(broken.hasPrefix("SELFTEST FAIL row 1: thumbnail cats%20%232"), broken)
+    }
+
     private func verdict(_ dom: String) -> String {
         guard let element = dom.range(of: "<pre id=\"selftest\"")?.upperBound,
               let start = dom[element...].firstIndex(of: ">").map(dom.index(after:)),
