@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 // Layering (DESIGN.md): each module imports only those listed below it.
@@ -17,6 +17,11 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        // `gradcam serve`: HTTP, multipart uploads, the export as a zip. Hummingbird's default traits
+        // (swift-configuration, full Foundation) are not needed.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/vapor/multipart-kit", from: "4.7.1"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
         // Native libraries.
@@ -59,6 +64,9 @@ let package = Package(
             "Export", "Evaluation", "Explain", "Decoding", "Training", "Importers", "ShapesWorld", "Models", "Imaging", "Text",
             "Tensor", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "MultipartKit", package: "multipart-kit"),
+            .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         ]),
         .executableTarget(name: "gradcam-bench", dependencies: [
             "Tensor", "Models", "Explain", "Export", "TorchFiles", .product(name: "ArgumentParser", package: "swift-argument-parser"),

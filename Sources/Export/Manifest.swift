@@ -10,8 +10,13 @@ import Explain
 /// `peak` and the manifest no `raw`, `cams` or `layer_size`. Non-finite
 /// scores (a log-probability of −inf) are written as `null`.
 public func manifestJSON(_ doc: ExportDocument) throws -> String {
+    try manifestValue(doc).rendered()
+}
+
+/// The manifest as a value, to embed in a larger JSON (`gradcam serve`'s answers).
+public func manifestValue(_ doc: ExportDocument) throws -> JSON {
     try doc.validate()
-    return manifest(doc).rendered()
+    return manifest(doc)
 }
 
 func manifest(_ doc: ExportDocument) -> JSON {

@@ -112,6 +112,13 @@ struct LoadedImage {
         }
         input = model.input(for: image)
     }
+
+    /// An image decoded elsewhere (`gradcam serve`'s upload), `path` its name.
+    init(path: String, image: RGBImage, input: Tensor) {
+        self.path = path
+        self.image = image
+        self.input = input
+    }
 }
 
 /// Loads a model; with `hashing`, its weights' digest (which a manifest

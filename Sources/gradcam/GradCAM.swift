@@ -22,7 +22,7 @@ struct GradCAM: ParsableCommand {
               gradcam layers Models/shapes-captioner
             """,
         version: "0.1.0",
-        subcommands: [Caption.self, BatchExport.self, VQA.self, Classify.self, Sanity.self, Shapes.self, Train.self, Eval.self, BuildVocabulary.self, Import.self, ListModels.self, Layers.self, Check.self]
+        subcommands: [Caption.self, BatchExport.self, VQA.self, Classify.self, Sanity.self, Shapes.self, Train.self, Eval.self, BuildVocabulary.self, Import.self, ListModels.self, Layers.self, Serve.self, Check.self]
     )
 
     /// Exit codes as cli.md gives them: 0, 1 for a runtime failure, 64 for a

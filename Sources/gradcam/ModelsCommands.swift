@@ -73,19 +73,9 @@ struct Layers: ParsableCommand {
     func run() throws {
         let dir = try ModelDirectory(path: model)
         let root = dir.model.root
-        let names = root.namedModules().map(\.name).filter { !$0.isEmpty }
-        // The image alone, then the rest of the model on one word or question token.
-        let image = ForwardContext(capturing: Set(names)), rest = ForwardContext(capturing: Set(names))
-        let input = Tensor.zeros([1, 3, dir.config.input.height, dir.config.input.width])
-        switch dir.model {
-        case let .captioning(m, v):
-            _ = m.teacherForcedLogits(m.imageFeature(input, image), words: [v.endID!], rest)
-        case let .vqa(m, _, _):
-            _ = m.answerLogits(imageFeature: m.imageFeature(input, image), question: m.questionVector([0], rest), rest)
-        case let .classification(m, _): _ = m.logits(input, image)
-        }
+        let (image, rest) = layerOutputs(dir)
         // An imported model's layers go by their names in the code it came from.
-        let width = names.map { dir.originalName($0).count }.max() ?? 10
+        let width = root.namedModules().map { dir.originalName($0.name).count }.max() ?? 10
         for (name, module) in root.namedModules() where !name.isEmpty {
             let shape: String
             if let a = image.captured[name] {
@@ -104,5 +94,31 @@ struct Layers: ParsableCommand {
             print(dir.originalName(name).padding(toLength: width + 2, withPad: " ", startingAt: 0)
                 + String(describing: type(of: module)).padding(toLength: 20, withPad: " ", startingAt: 0) + shape + mark)
         }
+    }
+}
+
+/// Every layer's output on a blank image: computed from the image alone
+/// (`image`), then the rest of the model on one word or question token (`rest`).
+func layerOutputs(_ dir: ModelDirectory) -> (image: ForwardContext, rest: ForwardContext) {
+    let names = dir.model.root.namedModules().map(\.name).filter { !$0.isEmpty }
+    let image = ForwardContext(capturing: Set(names)), rest = ForwardContext(capturing: Set(names))
+    let input = Tensor.zeros([1, 3, dir.config.input.height, dir.config.input.width])
+    switch dir.model {
+    case let .captioning(m, v):
+        _ = m.teacherForcedLogits(m.imageFeature(input, image), words: [v.endID!], rest)
+    case let .vqa(m, _, _):
+        _ = m.answerLogits(imageFeature: m.imageFeature(input, image), question: m.questionVector([0], rest), rest)
+    case let .classification(m, _): _ = m.logits(input, image)
+    }
+    return (image, rest)
+}
+
+/// The layers with a map to explain, in forward order: a spatial output
+/// computed from the image (or, in an attention VQA model, over its cells).
+func mapLayers(_ dir: ModelDirectory) -> [(name: String, shape: [Int])] {
+    let (image, rest) = layerOutputs(dir)
+    return dir.model.root.namedModules().compactMap { name, _ in
+        guard let a = image.captured[name] ?? rest.captured[name], a.rank == 4 else { return nil }
+        return (name, a.shape)
     }
 }
