@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages gradcam needs, when they are missing: the native
-# libraries, and chromium for the browser test of report.html.
+# libraries (zlib for the served zip), chromium for the browser tests of report.html and
+# `gradcam serve`'s page, curl and wrk for the server's tests and load test.
 set -euo pipefail
-packages=(libopenblas-dev libjpeg-dev libutf8proc-dev libpng-dev pkg-config chromium)
+packages=(libopenblas-dev libjpeg-dev libutf8proc-dev libpng-dev zlib1g-dev pkg-config chromium curl wrk)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

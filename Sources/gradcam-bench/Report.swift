@@ -67,6 +67,7 @@ struct Report {
         add("beam search k=5, T≤16", "beam", "decode", vs: nil, "")
         add("12 MP JPEG decode", "jpeg", "jpeg", vs: nil, "")
         add("export 16 tokens, 640×480", "export", "export", vs: nil, "")
+        add("gradcam serve: 9-word caption, POST /api/explain", "serve", "caption", vs: nil, "")
         for (label, v, baseline) in commandRows {
             let o = ours("command", v), t = baseline.flatMap { torch($0.scenario, $0.variant) }
             guard let o else { continue }
@@ -178,6 +179,8 @@ struct Report {
             "%.2f× djpeg") { $0 <= 1 }
         add("resize 12 MP → 224×224 (model input, stretch) < 20 ms", metric(jpeg, "resize_stretch_ms"), "%.1f ms") { $0 < 20 }
         add("export of 16 tokens for 640×480 < 300 ms", ours("export", "export")?.median_ms, "%.0f ms") { $0 < 300 }
+        add("gradcam serve: a caption's explanation ≤ 1.2× in process", metric(ours("serve", "caption"), "server_over_in_process"),
+            "%.2f× in process") { $0 <= 1.2 }
         return v
     }
 

@@ -6,6 +6,9 @@ import Decoding
 import Explain
 import Export
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import Imaging
 import Models
 import NN
@@ -63,6 +66,8 @@ nonisolated(unsafe) let scenarios: [Scenario] = [
              run: runExport),
     Scenario(name: "command", title: "the gradcam command end to end", models: [.resnet50, .captioner],
              variants: ["classify", "classify-out", "caption", "export16"], pytorch: false, run: runCommand),
+    Scenario(name: "serve", title: "gradcam serve: a 9-word caption over HTTP vs in process", models: [], variants: ["caption"],
+             pytorch: false, run: runServe),
 ]
 
 // MARK: - helpers
@@ -642,4 +647,68 @@ func photoLike(width w: Int, height h: Int, disc: Int, checker: Int, noise: UInt
         }
     }
     return RGBImage(width: w, height: h, pixels: pixels)
+}
+
+/// `gradcam serve` against the same work in this process: the shipped captioner
+/// captions and explains the demo scene (9 words, beam 3, its own method) and
+/// makes the export's manifest, as `POST /api/explain` does. Times are the
+/// requests' after warm-up, sequential, over loopback; `server_over_in_process`
+/// is the ratio (≤ 1.2: no per-request load or hash).
+func runServe(_ b: Bench, _ variant: String) throws -> RunResult {
+    let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+        .appendingPathComponent("gradcam").path
+    let model = "Models/shapes-captioner", image = "notebooks-cli/images/scene-1.png"
+    guard FileManager.default.isExecutableFile(atPath: exe), FileManager.default.fileExists(atPath: model + "/config.json") else {
+        throw BenchError("serve: run from the repository with \(exe) built (make bench builds it)")
+    }
+    let dir = try ModelDirectory(path: model)
+    let bytes = try Data(contentsOf: URL(fileURLWithPath: image))
+    let inProcess = try measure(b.p) {
+        let picture = try RGBImage.decode(data: Array(bytes))
+        let s = try CaptionTask(model: dir).explain(image: dir.input(for: picture), caption: nil, beam: 3, nbest: 1, maxLength: nil,
+                                                    includeEnd: false, score: .logprob, options: ExplainOptions(method: dir.defaultMethod))[0]
+        let doc = ExportDocument(task: .captioning, imagePath: image, image: picture, modelPath: model, weightsSHA256: dir.weightsSHA256,
+                                 explanation: s.explanation, score: .logprob, text: s.text, logprobs: s.logProbs)
+        _ = try manifestValue(doc).rendered()
+    }
+
+    let log = b.ws.out("serve") + "/server.log"
+    FileManager.default.createFile(atPath: log, contents: nil)
+    let server = Process()
+    server.executableURL = URL(fileURLWithPath: exe)
+    server.arguments = ["serve", "--port", "0", "--models", "Models"]
+    server.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+    server.standardError = FileHandle.nullDevice
+    try server.run()
+    defer { server.terminate(); server.waitUntilExit() }
+    var base = ""
+    for _ in 0..<200 where base.isEmpty {
+        Thread.sleep(forTimeInterval: 0.05)
+        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        base = text.split(separator: "\n").first.map { String($0.dropFirst("listening on ".count)) } ?? ""
+    }
+    guard !base.isEmpty else { throw BenchError("serve: the server did not start") }
+    let boundary = "gradcam-bench"
+    var body = Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nshapes-captioner\r\n".utf8)
+    body += Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"image\"; filename=\"scene-1.png\"\r\n\r\n".utf8)
+    body += bytes + Data("\r\n--\(boundary)--\r\n".utf8)
+    var request = URLRequest(url: URL(string: base + "/api/explain")!)
+    request.httpMethod = "POST"
+    request.httpBody = body
+    request.setValue("multipart/form-data; boundary=\(boundary)", forHTTPHeaderField: "Content-Type")
+    func post() throws {
+        let done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var status = 0
+        URLSession.shared.dataTask(with: request) { _, response, _ in
+            status = (response as? HTTPURLResponse)?.statusCode ?? 0
+            done.signal()
+        }.resume()
+        done.wait()
+        guard status == 200 else { throw BenchError("serve: POST /api/explain answered \(status)") }
+    }
+    try post()  // the first request loads the model
+    let served = try measure(b.p) { try post() }
+    let metrics = ["in_process_ms": median(inProcess) * 1e3, "server_ms": median(served) * 1e3,
+                   "server_over_in_process": median(served) / median(inProcess)]
+    return RunResult(scenario: "serve", variant: variant, times: served, metrics: metrics)
 }

@@ -15,6 +15,7 @@ final class ModelRegistry: @unchecked Sendable {
     let paths: [(name: String, path: String)]
     private let lock = NSLock()
     private var loaded: [String: ModelDirectory] = [:]
+    private var described: [String: [String: Any]] = [:]
 
     init(extra: String?) throws {
         var found = ModelLocator.shippedModels()
@@ -37,6 +38,25 @@ final class ModelRegistry: @unchecked Sendable {
             let name = URL(fileURLWithPath: path).lastPathComponent
             return seen.insert(name).inserted ? (name, path) : nil
         }
+    }
+
+    /// `GET /api/models`'s row for the model called `name`, worked out once (its layers take a forward pass).
+    func description(_ name: String) throws -> [String: Any]? {
+        if let row = lock.withLock({ described[name] }) { return row }
+        guard let dir = try model(name) else { return nil }
+        var row: [String: Any] = ["name": name, "task": dir.config.task.rawValue, "method": dir.defaultMethod.rawValue,
+                                  "layer": dir.originalName(dir.explainLayer),
+                                  "layers": mapLayers(dir).map { dir.originalName($0.name) }]
+        switch dir.model {
+        case let .captioning(_, vocabulary): row["vocabulary_size"] = vocabulary.count
+        case let .vqa(_, questions, answers):
+            row["answers"] = (0..<answers.count).compactMap { answers.token(at: $0) }
+            row["vocabulary_size"] = questions.count
+            if let forms = dir.questionForms { row["question_forms"] = forms.lines }
+        case let .classification(_, classes): row["classes"] = (0..<classes.count).compactMap { classes.token(at: $0) }
+        }
+        lock.withLock { described[name] = row }
+        return row
     }
 
     /// The model called `name`, loaded the first time it is asked for; nil when none is.
@@ -73,18 +93,31 @@ func jsonResponse(_ value: Any, status: HTTPResponse.Status = .ok) -> Response {
 }
 
 /// At most `workers` explanations at once and `queue` waiting; beyond that, 503.
-/// The work runs on its own threads, off the server's event loops.
+/// The work runs on `workers` threads of its own, off the server's event loops —
+/// always the same threads, so the memory the allocator keeps per thread stays
+/// bounded however many requests come.
 final class WorkerPool: @unchecked Sendable {
     let workers: Int, queue: Int
     private let lock = NSLock()
     private var admitted = 0
-    private let slots: DispatchSemaphore
-    private let threads = DispatchQueue(label: "gradcam.explain", attributes: .concurrent)
+    private var jobs: [@Sendable () -> Void] = []
+    private let waiting = DispatchSemaphore(value: 0)
 
     init(workers: Int, queue: Int) {
         self.workers = workers
         self.queue = queue
-        slots = DispatchSemaphore(value: workers)
+        for k in 0..<workers {
+            let thread = Thread { [self] in
+                while true {
+                    waiting.wait()
+                    let job = lock.withLock { jobs.removeFirst() }
+                    job()
+                }
+            }
+            thread.name = "gradcam-explain-\(k)"
+            thread.stackSize = 16 << 20
+            thread.start()
+        }
     }
 
     func run<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
@@ -98,11 +131,8 @@ final class WorkerPool: @unchecked Sendable {
         }
         defer { lock.withLock { admitted -= 1 } }
         return try await withCheckedThrowingContinuation { continuation in
-            threads.async { [slots] in
-                slots.wait()
-                defer { slots.signal() }
-                continuation.resume(with: Result { try work() })
-            }
+            lock.withLock { jobs.append { continuation.resume(with: Result { try work() }) } }
+            waiting.signal()
         }
     }
 }
@@ -201,7 +231,7 @@ struct ExplainService: Sendable {
         router.get("/") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: servePage)))
         }
-        router.get("/api/models") { _, _ in try jsonResponse(models()) }
+        router.get("/api/models") { _, _ in try await jsonResponse(pool.run { try models() }.value) }
         router.get("/api/examples") { _, _ in jsonResponse(Self.examples().map { ["name": $0.lastPathComponent, "url": "/api/examples/" + $0.lastPathComponent] }) }
         router.get("/api/examples/:name") { _, context in
             let name = context.parameters.get("name") ?? ""
@@ -210,7 +240,15 @@ struct ExplainService: Sendable {
             }
             return Response(status: .ok, headers: [.contentType: contentType(name)], body: .init(byteBuffer: ByteBuffer(bytes: data)))
         }
-        router.post("/api/explain") { request, _ in try await explain(request) }
+        router.post("/api/explain") { request, _ in
+            do {
+                return try await explain(request)
+            } catch let error as APIError {
+                throw error
+            } catch {
+                throw APIError(.internalServerError, "\(error)")
+            }
+        }
         router.get("/api/results/:id/**") { _, context in
             let id = context.parameters.get("id") ?? ""
             guard let result = cache[id] else { throw APIError(.notFound, "no result \"\(id)\" (results are kept for the last \(pool.queue) requests or more; explain again)") }
@@ -230,22 +268,8 @@ struct ExplainService: Sendable {
     }
 
     /// `GET /api/models`: each model's name, task, explainable layers and answers, classes or vocabulary size.
-    func models() throws -> [[String: Any]] {
-        try registry.paths.compactMap { name, _ in
-            guard let dir = try registry.model(name) else { return nil }
-            var row: [String: Any] = ["name": name, "task": dir.config.task.rawValue, "method": dir.defaultMethod.rawValue,
-                                      "layer": dir.originalName(dir.explainLayer),
-                                      "layers": mapLayers(dir).map { dir.originalName($0.name) }]
-            switch dir.model {
-            case let .captioning(_, vocabulary): row["vocabulary_size"] = vocabulary.count
-            case let .vqa(_, questions, answers):
-                row["answers"] = (0..<answers.count).compactMap { answers.token(at: $0) }
-                row["vocabulary_size"] = questions.count
-                if let forms = dir.questionForms { row["question_forms"] = forms.lines }
-            case let .classification(_, classes): row["classes"] = (0..<classes.count).compactMap { classes.token(at: $0) }
-            }
-            return row
-        }
+    func models() throws -> Shared<[[String: Any]]> {
+        Shared(try registry.paths.compactMap { try registry.description($0.name) })
     }
 
     /// The example images offered on the page: the repository's notebooks-cli/images.
