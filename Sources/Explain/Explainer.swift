@@ -198,13 +198,13 @@ public struct Explainer {
         let (height, width) = (image.shape[2], image.shape[3])
         var rawSum: Tensor?, camSum: Tensor?, scores: [Float] = [], layerSize = (height: 0, width: 0)
         for (flip, factor) in Self.augmentations {
-            let augmented = (flip ? flippedHorizontally(image) : image) * factor
-            let (a, maps, s) = try layerMaps(targets, image: factor == 1 && !flip ? image : augmented)
+            let original = factor == 1 && !flip
+            let (a, maps, s) = try layerMaps(targets, image: original ? image : (flip ? flippedHorizontally(image) : image) * factor)
             let cams = PostProcessing.cams(raw: maps, height: height, width: width, normalize: options.normalize)
             let (r, c) = flip ? (flippedHorizontally(maps), flippedHorizontally(cams)) : (maps, cams)
             rawSum = rawSum.map { $0 + r } ?? r
             camSum = camSum.map { $0 + c } ?? c
-            if factor == 1 && !flip { scores = s }
+            if original { scores = s }
             layerSize = (a.shape[2], a.shape[3])
         }
         let n = Float(Self.augmentations.count)

@@ -181,7 +181,7 @@ final class ExportFiles: @unchecked Sendable {
 
 /// The last `capacity` results by id; the oldest goes first.
 final class ResultCache: @unchecked Sendable {
-    private let capacity: Int
+    let capacity: Int
     private let lock = NSLock()
     private var order: [String] = []
     private var results: [String: ExportFiles] = [:]
@@ -251,7 +251,7 @@ struct ExplainService: Sendable {
         }
         router.get("/api/results/:id/**") { _, context in
             let id = context.parameters.get("id") ?? ""
-            guard let result = cache[id] else { throw APIError(.notFound, "no result \"\(id)\" (results are kept for the last \(pool.queue) requests or more; explain again)") }
+            guard let result = cache[id] else { throw APIError(.notFound, "no result \"\(id)\" (the last \(cache.capacity) explanations are kept; explain again)") }
             let path = context.parameters.getCatchAll().joined(separator: "/")
             if path == "export.zip" {
                 let zip = try await pool.run { try result.zip(named: "gradcam-" + id) }
@@ -325,13 +325,35 @@ struct ExplainService: Sendable {
         let job = try ExplainJob(model: Shared(dir), name: name, image: upload, fields: form.fields)
         let outcome = try await pool.run { try job.run() }
         let results: [JSON] = outcome.exports.map { name, files in
-            let id = cache.insert(files)
-            return .object([("id", .string(id)), ("name", .string(name)), ("files", .string("/api/results/\(id)/")),
-                            ("report", .string("/api/results/\(id)/report.html")), ("zip", .string("/api/results/\(id)/export.zip")),
-                            ("manifest", files.manifest)])
+            let id = cache.insert(files), base = "/api/results/\(id)/"
+            return .object([("id", .string(id)), ("name", .string(name)), ("files", .string(base)),
+                            ("report", .string(base + "report.html")), ("zip", .string(base + "export.zip")),
+                            ("manifest", withURLs(files.manifest, base: base))])
         }
         return jsonResponse(JSON.object([("results", .array(results)), ("warnings", .array(outcome.warnings.map { .string($0) }))]))
     }
+}
+
+/// The manifest with, beside each file it names (`raw`, `cams`, `attention`, each
+/// token's `overlay`), that file's URL (`raw_url`, …, `overlay_url`).
+private func withURLs(_ manifest: JSON, base: String) -> JSON {
+    guard case let .object(fields) = manifest else { return manifest }
+    return .object(fields.flatMap { key, value -> [(String, JSON)] in
+        switch (key, value) {
+        case ("raw", .string(let file)), ("cams", .string(let file)), ("attention", .string(let file)):
+            return [(key, value), (key + "_url", .string(base + file))]
+        case ("tokens", .array(let tokens)):
+            return [(key, .array(tokens.map { token in
+                guard case let .object(record) = token else { return token }
+                return .object(record.flatMap { k, v -> [(String, JSON)] in
+                    if k == "overlay", case let .string(file) = v { return [(k, v), ("overlay_url", .string(base + file))] }
+                    return [(k, v)]
+                })
+            }))]
+        default:
+            return [(key, value)]
+        }
+    })
 }
 
 /// A value shared with the worker threads, read-only there.

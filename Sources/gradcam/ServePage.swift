@@ -1,4 +1,5 @@
 /// `GET /`: the page of `gradcam serve`, self-contained (no external asset).
+/// An image is picked, dropped anywhere on the page, or taken from the examples.
 /// It asks the JSON API for the models and examples, posts the chosen image
 /// and options to `/api/explain`, and shows the export's own report.html —
 /// every token clickable, image | map | guided map side by side, attention
@@ -45,7 +46,7 @@ input[type=number] { width: 4em; }
     <label>model <select id="model" name="model"></select></label> <span id="task"></span>
   </fieldset>
   <fieldset><legend>image</legend>
-    <input type="file" id="file" accept="image/png,image/jpeg"> <span>or an example:</span> <span id="examples"></span>
+    <input type="file" id="file" accept="image/png,image/jpeg"> <span>(or drop one on the page) or an example:</span> <span id="examples"></span>
     <img id="preview" alt="" hidden>
   </fieldset>
   <fieldset data-task="captioning"><legend>caption</legend>
@@ -212,6 +213,13 @@ function selftest(examples) {
   }).catch(function (error) { done("SELFTEST FAIL " + error.message); });
 }
 
+// An image dropped anywhere on the page is chosen, as if picked.
+document.addEventListener("dragover", function (event) { event.preventDefault(); });
+document.addEventListener("drop", function (event) {
+  event.preventDefault();
+  var file = event.dataTransfer.files[0];
+  if (file) { choose(file); explain().catch(function () {}); }
+});
 $("model").onchange = function () { modelChanged(); if (chosen) explain().catch(function () {}); };
 $("file").onchange = function () { if (this.files[0]) { choose(this.files[0]); explain().catch(function () {}); } };
 $("form").onsubmit = function (event) { event.preventDefault(); explain().catch(function () {}); };

@@ -116,6 +116,11 @@ final class ServeTests: XCTestCase {
                 XCTAssertEqual(served.body, written, "\(name) differs from the CLI's")
             }
         }
+        // Beside each file the manifest names, its URL.
+        let overlay = try XCTUnwrap((manifest["tokens"] as? [[String: Any]])?.first?["overlay_url"] as? String)
+        XCTAssertEqual(overlay, files + ((manifest["tokens"] as! [[String: Any]])[0]["overlay"] as! String))
+        XCTAssertEqual(try request(overlay).body.prefix(4), Data([0x89, 0x50, 0x4E, 0x47]), "a PNG")
+        XCTAssertEqual(manifest["raw_url"] as? String, files + "raw.npy")
         let zip = try request(result["zip"] as! String)
         XCTAssertEqual(zip.status, 200)
         XCTAssertEqual(Array(zip.body.prefix(2)), Array("PK".utf8))
