@@ -318,12 +318,14 @@ struct ExplainService: Sendable {
         let body = try await upload(request.body)
         let form = try Form(body, boundary: boundary)
         guard let name = form.fields["model"] else { throw APIError(.badRequest, "give \"model\": one of the names GET /api/models lists") }
-        guard let dir = try registry.model(name) else {
+        guard registry.paths.contains(where: { $0.name == name }) else {
             throw APIError(.notFound, "no model named \"\(name)\"; GET /api/models lists them")
         }
         guard let upload = form.image else { throw APIError(.badRequest, "give \"image\": a JPEG or PNG file") }
-        let job = try ExplainJob(model: Shared(dir), name: name, image: upload, fields: form.fields)
-        let outcome = try await pool.run { try job.run() }
+        // Loading a model (the first request for it) is work too: off the event loop.
+        let outcome = try await pool.run { [registry] in
+            try ExplainJob(model: Shared(registry.model(name)!), name: name, image: upload, fields: form.fields).run()
+        }
         let results: [JSON] = outcome.exports.map { name, files in
             let id = cache.insert(files), base = "/api/results/\(id)/"
             return .object([("id", .string(id)), ("name", .string(name)), ("files", .string(base)),
