@@ -9,8 +9,9 @@
 ///
 /// Opened as `/?selftest` the page checks itself: it picks the first example,
 /// explains it with a captioner as a click on Explain would, clicks the third
-/// word in the report and checks that exactly its map is shown, and writes
-/// `SELFTEST PASS …` or `SELFTEST FAIL reason` into `<pre id=selftest>`.
+/// word in the report and checks that exactly its map is shown, then asks a
+/// VQA model the page's question, and writes `SELFTEST PASS …` or
+/// `SELFTEST FAIL reason` into `<pre id=selftest>`.
 let servePage = """
 <!DOCTYPE html>
 <html lang="en">
@@ -140,8 +141,10 @@ function explain() {
   if (!chosen) { status("choose an image or an example first", true); return Promise.reject(new Error("no image")); }
   var form = new FormData();
   form.append("image", chosen, chosen.name);
+  var ownCaption = document.querySelector("[name=caption]").value !== "";
   document.querySelectorAll("#form [name]").forEach(function (input) {
     if (input.closest("fieldset").disabled || input.name === "model") return;
+    if (input.name === "nbest" && ownCaption) return;  // n-best lists beam hypotheses, not a given caption
     if (input.type === "checkbox") form.append(input.name, input.checked ? "true" : "false");
     else if (input.value !== "") form.append(input.name, input.value);
   });
@@ -209,8 +212,19 @@ function selftest(examples) {
     var img = shown[0].querySelector("img");
     if (!img || img.naturalWidth === 0) throw new Error("the third word's map did not decode");
     if (!/export\\.zip$/.test($("download").href)) throw new Error("no download link");
-    done("SELFTEST PASS clicked \\"" + buttons[2].textContent + "\\" of " + buttons.length + " words");
-  }).catch(function (error) { done("SELFTEST FAIL " + error.message); });
+    var verdict = "clicked \\"" + buttons[2].textContent + "\\" of " + buttons.length + " words";
+    // Then a question to a VQA model, as typed on the page.
+    var vqa = models.filter(function (m) { return m.task === "vqa"; })[0];
+    if (!vqa) return verdict;
+    $("model").value = vqa.name;
+    modelChanged();
+    return explain().then(function () {
+      var answers = $("report").contentDocument.querySelectorAll("button.token");
+      if (!answers.length) throw new Error("the VQA report has no answers");
+      return verdict + "; \\"" + document.querySelector("[name=question]").value + "\\" answered " + answers.length + ", first \\""
+        + answers[0].textContent + "\\"";
+    });
+  }).then(function (verdict) { done("SELFTEST PASS " + verdict); }).catch(function (error) { done("SELFTEST FAIL " + error.message); });
 }
 
 // An image dropped anywhere on the page is chosen, as if picked.

@@ -221,7 +221,8 @@ final class ServeTests: XCTestCase {
     }
 
     /// The page in headless Chromium: `/?selftest` picks an example, explains it as the Explain
-    /// button does, clicks the third word of the report and checks that its map is shown.
+    /// button does, clicks the third word of the report and checks that its map is shown, then asks
+    /// the VQA model the page's question.
     func testThePageInABrowser() throws {
         let path = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":")
         guard let browser = ["chromium", "chromium-browser"].flatMap({ name in path.map { "\($0)/\(name)" } })
@@ -239,6 +240,6 @@ final class ServeTests: XCTestCase {
         XCTAssertFalse(page.timedOut)
         let dom = page.stdout
         let verdict = dom.range(of: "<pre id=\"selftest\">").map { dom[$0.upperBound...].prefix { $0 != "<" } } ?? "no verdict in the DOM"
-        XCTAssertTrue(verdict.hasPrefix("SELFTEST PASS clicked"), String(verdict))
+        XCTAssertTrue(verdict.hasPrefix("SELFTEST PASS clicked") && verdict.contains("\" answered "), String(verdict))
     }
 }
