@@ -27,7 +27,8 @@ struct Serve: ParsableCommand {
     @Option(help: "The address to bind: the loopback address unless you mean to serve other machines.")
     var host = "127.0.0.1"
     @Option(help: "The port; 0 lets the system choose one (printed in the first line).") var port = 8080
-    @Option(help: "A folder of model directories (or one model directory) offered beside the shipped models.")
+    @Option(help: ArgumentHelp("A folder of model directories (or one model directory) offered beside the shipped models.",
+                               valueName: "dir"))
     var models: String?
     @Option(help: "The largest upload accepted, in MB.") var maxUpload = 20
     @Option(help: "Seconds an upload may take to arrive before it is refused (408).") var uploadTimeout = 30.0
