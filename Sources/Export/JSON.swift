@@ -20,8 +20,9 @@ public enum JSON {
     case array([JSON])
     case object([(String, JSON)])
 
-    /// A value built of dictionaries, arrays, strings, numbers, booleans and
-    /// NSNull (what JSONSerialization takes), objects' keys sorted.
+    /// A value built in Swift of dictionaries, arrays, strings, numbers,
+    /// booleans and NSNull, objects' keys sorted. Not for what JSONSerialization
+    /// parsed: there a 0 or 1 is an NSNumber that also reads as a boolean.
     public init(_ value: Any) {
         switch value {
         case let v as Bool: self = .bool(v)
