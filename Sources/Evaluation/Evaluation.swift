@@ -35,6 +35,8 @@ public struct FaithfulnessScores: Sendable {
     public var deletion = 0.0, randomDeletion = 0.0, insertion = 0.0, randomInsertion = 0.0
     /// Tokens whose map's deletion AUC is below the random order's.
     public var beatsRandomDeletion = 0.0
+    /// ROAD (`ROAD.Scores`): most and least relevant first, and combined.
+    public var roadMostRelevantFirst = 0.0, roadLeastRelevantFirst = 0.0, road = 0.0
     public var count = 0
 
     mutating func add(_ f: EntryFaithfulness) {
@@ -43,6 +45,9 @@ public struct FaithfulnessScores: Sendable {
         insertion += Double(f.insertion)
         randomInsertion += Double(f.randomInsertion)
         beatsRandomDeletion += f.beatsRandomDeletion ? 1 : 0
+        roadMostRelevantFirst += Double(f.road.mostRelevantFirst)
+        roadLeastRelevantFirst += Double(f.road.leastRelevantFirst)
+        road += Double(f.road.combined)
         count += 1
     }
 
@@ -51,12 +56,15 @@ public struct FaithfulnessScores: Sendable {
         guard count > 0 else { return self }
         let n = Double(count)
         return FaithfulnessScores(deletion: deletion / n, randomDeletion: randomDeletion / n, insertion: insertion / n,
-                                  randomInsertion: randomInsertion / n, beatsRandomDeletion: beatsRandomDeletion / n, count: count)
+                                  randomInsertion: randomInsertion / n, beatsRandomDeletion: beatsRandomDeletion / n,
+                                  roadMostRelevantFirst: roadMostRelevantFirst / n, roadLeastRelevantFirst: roadLeastRelevantFirst / n,
+                                  road: road / n, count: count)
     }
 
     var json: [String: Any] {
         ["deletion": deletion, "deletion_random": randomDeletion, "insertion": insertion, "insertion_random": randomInsertion,
-         "deletion_beats_random": beatsRandomDeletion, "count": count]
+         "deletion_beats_random": beatsRandomDeletion, "road_morf": roadMostRelevantFirst, "road_lerf": roadLeastRelevantFirst,
+         "road": road, "count": count]
     }
 }
 
@@ -136,6 +144,8 @@ public struct EvaluationReport: Sendable {
     public var faithfulnessByKind: [String: [String: FaithfulnessScores]] = [:]
     /// With `Evaluator.sanity`: the cascading randomisation test, per method.
     public var sanity: [String: SanityScores] = [:]
+    /// The smoothings every map was made with ("aug-smooth", "eigen-smooth"); empty: none.
+    public var smoothing: [String] = []
 
     /// The names in `grounding`, methods first, then the baselines: the order
     /// of tables and charts.
@@ -152,6 +162,7 @@ public struct EvaluationReport: Sendable {
             fields["faithfulness_by_kind"] = faithfulnessByKind.mapValues { $0.mapValues(\.json) }
         }
         if !sanity.isEmpty { fields["sanity"] = sanity.mapValues(\.json) }
+        if !smoothing.isEmpty { fields["smoothing"] = smoothing }
         return fields
     }
 }
@@ -190,10 +201,18 @@ public struct Evaluator {
     /// on each image's explained targets — a caption's words, an image's first
     /// graded answer, the true class — per method.
     public var sanity = false
+    /// Smooth every map as the explanation commands' `--aug-smooth` and
+    /// `--eigen-smooth` do, so the scores are those of the maps a user sees.
+    public var augSmooth = false, eigenSmooth = false
 
     public init(model: ModelDirectory, methods: [Method]) {
         self.model = model
         self.methods = methods
+    }
+
+    /// The options every explanation of this evaluation is made with.
+    func options(_ method: Method, faithfulness: Bool = false) -> ExplainOptions {
+        ExplainOptions(method: method, faithfulness: faithfulness, augSmooth: augSmooth, eigenSmooth: eigenSmooth)
     }
 
     public func evaluate(data directory: String, limit: Int? = nil,
@@ -216,6 +235,7 @@ public struct Evaluator {
         report.faithfulness = accumulator.faithfulness.mapValues(\.averaged)
         report.faithfulnessByKind = accumulator.faithfulnessByKind.mapValues { $0.mapValues(\.averaged) }
         report.sanity = accumulator.sanity.mapValues(\.averaged)
+        report.smoothing = [augSmooth ? "aug-smooth" : nil, eigenSmooth ? "eigen-smooth" : nil].compactMap { $0 }
         return report
     }
 
@@ -237,7 +257,7 @@ public struct Evaluator {
             // Generate once; explain the same words with every method.
             let caption = try task.explain(image: x, caption: nil, beam: beamSize, nbest: 1, maxLength: nil,
                                            includeEnd: false, score: score ?? .defaultKind(for: .captioning),
-                                           options: ExplainOptions(method: methods.first ?? .gradcam))[0]
+                                           options: options(methods.first ?? .gradcam))[0]
             let words = caption.explanation.entries.map(\.label)
             candidates.append(words)
             references.append(entry.captions.map { Tokenizer.words(in: $0.text) })
@@ -258,7 +278,7 @@ public struct Evaluator {
                                                 kind: score ?? .defaultKind(for: .captioning))
                 for method in methods {
                     let e = method == methods.first ? caption.explanation
-                        : try Explainer(root: task.captioner, defaultLayer: model.explainLayer, options: ExplainOptions(method: method))
+                        : try Explainer(root: task.captioner, defaultLayer: model.explainLayer, options: options(method))
                             .explain(targets, image: x)
                     acc.add(method.rawValue, e, groundable.map(\.token), masks, kinds: kinds)
                     if faithfulness {
@@ -276,7 +296,7 @@ public struct Evaluator {
                                                 words: caption.explanation.entries.map(\.id),
                                                 kind: score ?? .defaultKind(for: .captioning))
                 try acc.addSanity(methods) { method in
-                    try Explainer(root: task.captioner, defaultLayer: model.explainLayer, options: ExplainOptions(method: method))
+                    try Explainer(root: task.captioner, defaultLayer: model.explainLayer, options: options(method))
                         .explain(targets, image: x)
                 }
             }
@@ -321,14 +341,14 @@ public struct Evaluator {
                                      options: options)
                 }
                 for method in methods {
-                    let e = try explain(ExplainOptions(method: method, faithfulness: faithfulness))
+                    let e = try explain(options(method, faithfulness: faithfulness))
                     acc.add(method.rawValue, e.explanation, [0], [mask], kinds: [kinds[k]])
                     if let f = e.faithfulness { acc.addFaithfulness(method.rawValue, f, kinds: [kinds[k]]) }
                     glimpses = e.attention
                 }
                 // The randomisation test once per image, on its first graded question.
                 if sanityImages.insert(item.image.path).inserted {
-                    try acc.addSanity(methods) { try explain(ExplainOptions(method: $0)).explanation }
+                    try acc.addSanity(methods) { try explain(options($0)).explanation }
                 }
                 if let glimpses {  // [1, G, h, w]: all glimpses averaged
                     acc.addAttention(glimpses.mean(axis: 1), [0], [mask], kinds: [kinds[k]])
@@ -373,11 +393,11 @@ public struct Evaluator {
                                      options: options)
                 }
                 for method in methods {
-                    let e = try explain(ExplainOptions(method: method, faithfulness: faithfulness))
+                    let e = try explain(options(method, faithfulness: faithfulness))
                     acc.add(method.rawValue, e.explanation, [0], [mask], kinds: [entry.label])
                     if let f = e.faithfulness { acc.addFaithfulness(method.rawValue, f, kinds: [entry.label]) }
                 }
-                try acc.addSanity(methods) { try explain(ExplainOptions(method: $0)).explanation }
+                try acc.addSanity(methods) { try explain(options($0)).explanation }
                 acc.addBaselines([mask], kinds: [entry.label], seed: UInt64(k))
             }
             progress(k + 1, entries.count)

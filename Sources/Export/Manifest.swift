@@ -61,7 +61,10 @@ func manifest(_ doc: ExportDocument) -> JSON {
         if let f = doc.faithfulness?[k] {
             record.append(("faithfulness", .object([("deletion", .number(f.deletion)), ("insertion", .number(f.insertion)),
                                                     ("deletion_random", .number(f.randomDeletion)),
-                                                    ("insertion_random", .number(f.randomInsertion))])))
+                                                    ("insertion_random", .number(f.randomInsertion)),
+                                                    ("road_morf", .number(f.road.mostRelevantFirst)),
+                                                    ("road_lerf", .number(f.road.leastRelevantFirst)),
+                                                    ("road", .number(f.road.combined))])))
         }
         if e.method.hasLayerMap {
             record.append(("cam_max", .number(entry.camMax)))

@@ -211,7 +211,7 @@ public final class ResNet: Module, Backbone {
     }
 
     public func featureMap(_ x: Tensor, _ ctx: ForwardContext) -> Tensor {
-        let convolved = fusedConvolution(conv1, bn1, relu: relu, x, ctx) ?? relu(bn1(conv1(x, ctx), ctx), ctx)
+        let convolved = runChain([.convolution(conv1, bn1, relu)], x, ctx)
         let stem = maxpool(convolved, ctx)
         return stages.reduce(stem) { $1($0, ctx) }
     }
@@ -253,85 +253,41 @@ public final class ResNet: Module, Backbone {
 }
 
 /// ResNet-18/34's block: two 3×3 convolutions and a shortcut.
-final class BasicBlock: Module {
-    let conv1: Conv2d, bn1: BatchNorm2d, relu = ReLU(), conv2: Conv2d, bn2: BatchNorm2d
-    let downsample: Sequential?
-
+final class BasicBlock: ResidualBlock {
     init(_ inplanes: Int, _ planes: Int, stride: Int, initializer: inout Initializer) {
-        conv1 = Conv2d(inplanes, planes, kernel: 3, stride: stride, padding: 1, bias: false, initializer: &initializer)
-        bn1 = BatchNorm2d(planes)
-        conv2 = Conv2d(planes, planes, kernel: 3, padding: 1, bias: false, initializer: &initializer)
-        bn2 = BatchNorm2d(planes)
-        downsample = stride != 1 || inplanes != planes
+        let conv1 = Conv2d(inplanes, planes, kernel: 3, stride: stride, padding: 1, bias: false, initializer: &initializer)
+        let bn1 = BatchNorm2d(planes), relu = ReLU()
+        let conv2 = Conv2d(planes, planes, kernel: 3, padding: 1, bias: false, initializer: &initializer)
+        let bn2 = BatchNorm2d(planes)
+        let downsample = stride != 1 || inplanes != planes
             ? Sequential([Conv2d(inplanes, planes, kernel: 1, stride: stride, bias: false, initializer: &initializer),
                           BatchNorm2d(planes)])
             : nil
-        super.init()
+        super.init(main: [conv1, bn1, relu, conv2, bn2], shortcut: downsample.map { [$0] } ?? [], relu: relu)
         add("conv1", conv1); add("bn1", bn1); add("relu", relu); add("conv2", conv2); add("bn2", bn2)
         if let downsample { add("downsample", downsample) }
-    }
-
-    override func forward(_ x: Tensor, _ ctx: ForwardContext) -> Tensor {
-        if let y = fusedForward(x, ctx) { return y }
-        let out = bn2(conv2(relu(bn1(conv1(x, ctx), ctx), ctx), ctx), ctx)
-        return relu(out + (downsample?(x, ctx) ?? x), ctx)
-    }
-
-    /// The inference fast path: each convolution fused with what follows it.
-    private func fusedForward(_ x: Tensor, _ ctx: ForwardContext) -> Tensor? {
-        guard mayFuse(self, x, ctx),
-              let a = fusedConvolution(conv1, bn1, relu: relu, x, ctx),
-              let shortcut = fusedShortcut(downsample, x, ctx) else { return nil }
-        return fusedConvolution(conv2, bn2, residual: shortcut, relu: relu, a, ctx)
     }
 }
 
 /// ResNet-50/101/152's block: 1×1 → 3×3 (with the stride) → 1×1 (×4 channels) and a shortcut.
-final class Bottleneck: Module {
-    let conv1: Conv2d, bn1: BatchNorm2d, conv2: Conv2d, bn2: BatchNorm2d, conv3: Conv2d, bn3: BatchNorm2d
-    let relu = ReLU()
-    let downsample: Sequential?
-
+final class Bottleneck: ResidualBlock {
     /// - Parameter strideOnFirst: the Caffe layout, strided on the 1×1 convolution rather than the 3×3.
     init(_ inplanes: Int, _ planes: Int, stride: Int, strideOnFirst: Bool = false, initializer: inout Initializer) {
-        conv1 = Conv2d(inplanes, planes, kernel: 1, stride: strideOnFirst ? stride : 1, bias: false, initializer: &initializer)
-        bn1 = BatchNorm2d(planes)
-        conv2 = Conv2d(planes, planes, kernel: 3, stride: strideOnFirst ? 1 : stride, padding: 1, bias: false, initializer: &initializer)
-        bn2 = BatchNorm2d(planes)
-        conv3 = Conv2d(planes, planes * 4, kernel: 1, bias: false, initializer: &initializer)
-        bn3 = BatchNorm2d(planes * 4)
-        downsample = stride != 1 || inplanes != planes * 4
+        let conv1 = Conv2d(inplanes, planes, kernel: 1, stride: strideOnFirst ? stride : 1, bias: false, initializer: &initializer)
+        let bn1 = BatchNorm2d(planes)
+        let conv2 = Conv2d(planes, planes, kernel: 3, stride: strideOnFirst ? 1 : stride, padding: 1, bias: false,
+                           initializer: &initializer)
+        let bn2 = BatchNorm2d(planes)
+        let conv3 = Conv2d(planes, planes * 4, kernel: 1, bias: false, initializer: &initializer)
+        let bn3 = BatchNorm2d(planes * 4), relu = ReLU()
+        let downsample = stride != 1 || inplanes != planes * 4
             ? Sequential([Conv2d(inplanes, planes * 4, kernel: 1, stride: stride, bias: false, initializer: &initializer),
                           BatchNorm2d(planes * 4)])
             : nil
-        super.init()
+        super.init(main: [conv1, bn1, relu, conv2, bn2, relu, conv3, bn3], shortcut: downsample.map { [$0] } ?? [],
+                   relu: relu)
         add("conv1", conv1); add("bn1", bn1); add("conv2", conv2); add("bn2", bn2)
         add("conv3", conv3); add("bn3", bn3); add("relu", relu)
         if let downsample { add("downsample", downsample) }
     }
-
-    override func forward(_ x: Tensor, _ ctx: ForwardContext) -> Tensor {
-        if let y = fusedForward(x, ctx) { return y }
-        var out = relu(bn1(conv1(x, ctx), ctx), ctx)
-        out = relu(bn2(conv2(out, ctx), ctx), ctx)
-        out = bn3(conv3(out, ctx), ctx)
-        return relu(out + (downsample?(x, ctx) ?? x), ctx)
-    }
-
-    /// The inference fast path: each convolution fused with what follows it.
-    private func fusedForward(_ x: Tensor, _ ctx: ForwardContext) -> Tensor? {
-        guard mayFuse(self, x, ctx),
-              let a = fusedConvolution(conv1, bn1, relu: relu, x, ctx),
-              let b = fusedConvolution(conv2, bn2, relu: relu, a, ctx),
-              let shortcut = fusedShortcut(downsample, x, ctx) else { return nil }
-        return fusedConvolution(conv3, bn3, residual: shortcut, relu: relu, b, ctx)
-    }
-}
-
-/// A block's shortcut: x itself, or the downsampling 1×1 conv and batch norm
-/// as one fused op (nil when they cannot fuse).
-private func fusedShortcut(_ downsample: Sequential?, _ x: Tensor, _ ctx: ForwardContext) -> Tensor? {
-    guard let downsample else { return x }
-    guard let conv = downsample[0] as? Conv2d, let bn = downsample[1] as? BatchNorm2d else { return nil }
-    return fusedConvolution(conv, bn, relu: nil, x, ctx)
 }

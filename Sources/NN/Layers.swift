@@ -222,24 +222,9 @@ public final class Sequential: Module {
     }
 
     /// Runs the layers in order; at inference, a convolution with the batch
-    /// norm and ReLU after it runs as one fused op (see `fusedConvolution`).
+    /// norm and ReLU after it runs as one fused op (see `runChain`).
     public override func forward(_ x: Tensor, _ ctx: ForwardContext) -> Tensor {
-        var y = x, i = 0
-        while i < children.count {
-            if let conv = children[i].module as? Conv2d {
-                let bn = i + 1 < children.count ? children[i + 1].module as? BatchNorm2d : nil
-                let next = i + (bn == nil ? 1 : 2)
-                let relu = next < children.count ? children[next].module as? ReLU : nil
-                if bn != nil || relu != nil, let fused = fusedConvolution(conv, bn, relu: relu, y, ctx) {
-                    y = fused
-                    i = next + (relu == nil ? 0 : 1)
-                    continue
-                }
-            }
-            y = children[i].module(y, ctx)
-            i += 1
-        }
-        return y
+        runChain(chainSteps(children.map(\.module)), x, ctx)
     }
 
     public subscript(i: Int) -> Module { children[i].module }

@@ -211,14 +211,16 @@ struct Eval: ParsableCommand {
     @Option(help: "Evaluate only the first N images.") var limit: Int?
     @Option(help: "Write a PNG bar chart of the grounding scores here.") var chart: String?
     @Flag(help: ArgumentHelp("Also measure each graded token's map by deletion and insertion (RISE) beside a random "
-                             + "pixel order, per method and kind: \"faithfulness\" in the JSON. Slower: 4 curves of 33 "
-                             + "forward passes a token."))
+                             + "pixel order, and by ROAD (pytorch-grad-cam's ROADCombined), per method and kind: "
+                             + "\"faithfulness\" in the JSON. Slower: 4 curves of 33 forward passes and 18 imputed images a token."))
     var faithfulness = false
     @Flag(help: ArgumentHelp("Also run the cascading randomisation test of `gradcam sanity` on each image (its caption's "
                              + "words, its first graded answer, its class): each method's mean Spearman with the trained "
                              + "model's maps at every step and the share of entries at most 0.3 once everything above the "
                              + "explained layer is random; \"sanity\" in the JSON. About 15 more explanations an image."))
     var sanity = false
+    @Flag(help: "Smooth every map as `caption --aug-smooth` does (6 passes an explanation).") var augSmooth = false
+    @Flag(help: "Make every map the first principal component, as `caption --eigen-smooth` does.") var eigenSmooth = false
     @Flag(help: "Print one JSON object.") var json = false
     @Flag(help: "Print nothing but errors (and --json's output).") var quiet = false
 
@@ -244,6 +246,8 @@ struct Eval: ParsableCommand {
         evaluator.score = score
         evaluator.faithfulness = faithfulness
         evaluator.sanity = sanity
+        evaluator.augSmooth = augSmooth
+        evaluator.eigenSmooth = eigenSmooth
         let report = try evaluator.evaluate(data: data, limit: limit) { done, total in
             if progressBar == nil { progressBar = ProgressBar("eval", total: total, quiet: quiet || json) }
             progressBar?.update(done)
@@ -261,7 +265,8 @@ struct Eval: ParsableCommand {
             return
         }
         guard !quiet else { return }
-        print(Terminal.bold("\(report.task) model \(report.model) on \(data): \(Terminal.count(report.count, "item"))"))
+        let smoothing = report.smoothing.isEmpty ? "" : " (maps: \(report.smoothing.joined(separator: ", ")))"
+        print(Terminal.bold("\(report.task) model \(report.model) on \(data): \(Terminal.count(report.count, "item"))\(smoothing)"))
         for (k, v) in report.scores.sorted(by: { $0.key < $1.key }) {
             print("  " + k.padding(toLength: 32, withPad: " ", startingAt: 0) + String(format: "%.4f", v))
         }
@@ -282,11 +287,11 @@ struct Eval: ParsableCommand {
             }
         }
         if !report.faithfulness.isEmpty {
-            print(Terminal.dim("  faithfulness (AUC)     deletion (random)   insertion (random)   deletion beats random   tokens"))
+            print(Terminal.dim("  faithfulness (AUC)     deletion (random)   insertion (random)   deletion beats random     ROAD   tokens"))
             for (name, f) in report.faithfulness.sorted(by: { $0.key < $1.key }) {
                 print("  " + name.padding(toLength: 20, withPad: " ", startingAt: 0)
-                    + String(format: " %8.3f (%7.3f)  %8.3f (%7.3f)  %20.3f   %6d", f.deletion, f.randomDeletion, f.insertion,
-                             f.randomInsertion, f.beatsRandomDeletion, f.count))
+                    + String(format: " %8.3f (%7.3f)  %8.3f (%7.3f)  %20.3f   %6.3f   %6d", f.deletion, f.randomDeletion, f.insertion,
+                             f.randomInsertion, f.beatsRandomDeletion, f.road, f.count))
             }
             for (kind, byMethod) in report.faithfulnessByKind.sorted(by: { $0.key < $1.key }) {
                 let shares = byMethod.sorted { $0.key < $1.key }.map { String(format: "%@ %.3f", $0.key, $0.value.beatsRandomDeletion) }

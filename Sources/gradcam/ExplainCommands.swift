@@ -28,7 +28,9 @@ struct ExplainFlags: ParsableArguments {
 
     @Flag(help: ArgumentHelp("Measure each map: the area under the deletion curve (the entry's score as the map's pixels "
                              + "are removed, most important first; lower is better) and the insertion curve (added to a "
-                             + "blurred image; higher is better), beside a random pixel order's. In the table and the manifest."))
+                             + "blurred image; higher is better), beside a random pixel order's; and ROAD, pytorch-grad-cam's "
+                             + "ROADCombined (the most or least relevant pixels imputed from their neighbours; higher is "
+                             + "better). In the table and the manifest."))
     var faithfulness = false
 
     @Flag(help: ArgumentHelp("Smooth each map by test-time augmentation, as pytorch-grad-cam's aug_smooth: the mean of "
@@ -177,11 +179,11 @@ func shellQuoted(_ argument: String) -> String {
     return plain ? argument : "'" + argument.replacingOccurrences(of: "'", with: "'\\''") + "'"
 }
 
-/// `--faithfulness`: an entry's deletion and insertion AUC with the random order's in brackets.
+/// `--faithfulness`: an entry's deletion and insertion AUC with the random order's in brackets, and ROAD.
 func faithfulnessText(_ f: EntryFaithfulness?) -> String {
     guard let f else { return "" }
-    return String(format: "  deletion %.3f (random %.3f), insertion %.3f (random %.3f)",
-                  f.deletion, f.randomDeletion, f.insertion, f.randomInsertion)
+    return String(format: "  deletion %.3f (random %.3f), insertion %.3f (random %.3f), ROAD %.3f",
+                  f.deletion, f.randomDeletion, f.insertion, f.randomInsertion, f.road.combined)
 }
 
 func peakText(_ peak: [Int]) -> String { peak.count == 2 ? "(\(peak[0]), \(peak[1]))" : "-" }

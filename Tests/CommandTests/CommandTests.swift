@@ -150,17 +150,20 @@ final class CommandTests: XCTestCase {
         XCTAssertTrue(guided.stderr.contains("--eigen-smooth smooths a map at a layer; guided-backprop has none"), guided.stderr)
     }
 
-    /// `--faithfulness`: each entry's deletion and insertion AUC and the random order's, printed and in the manifest.
+    /// `--faithfulness`: each entry's deletion and insertion AUC and the random order's, and ROAD, printed and in the manifest.
     func testFaithfulnessIsPrintedAndRecorded() throws {
         let out = scratch.appendingPathComponent("faithful").path
         let run = try gradcam(["classify", image, "--model", model("classifier-vgg"), "--top", "2", "--faithfulness", "--out", out])
         XCTAssertEqual(run.status, 0, run.stderr)
         XCTAssertEqual(run.stdout.components(separatedBy: "deletion ").count - 1, 2, run.stdout)
+        XCTAssertEqual(run.stdout.components(separatedBy: "ROAD ").count - 1, 2, run.stdout)
         let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/manifest.json"))) as! [String: Any]
         for token in manifest["tokens"] as! [[String: Any]] {
             let f = try XCTUnwrap(token["faithfulness"] as? [String: Double], "\(token)")
-            XCTAssertEqual(Set(f.keys), ["deletion", "insertion", "deletion_random", "insertion_random"])
+            XCTAssertEqual(Set(f.keys), ["deletion", "insertion", "deletion_random", "insertion_random", "road_morf", "road_lerf", "road"])
             XCTAssertTrue(f.values.allSatisfy(\.isFinite), "\(f)")
+            XCTAssertEqual(f["road"]!, (f["road_lerf"]! - f["road_morf"]!) / 2, accuracy: 1e-5, "\(f)")
+            XCTAssertNotEqual(f["road_morf"], 0, "\(f)")
         }
     }
 
@@ -484,6 +487,16 @@ final class CommandTests: XCTestCase {
             let otherGrounding = other["grounding"] as! [String: [String: Double]]
             XCTAssertEqual(otherGrounding["gradcam"]!["count"], grounding["gradcam"]!["count"], name)
             XCTAssertNotEqual(otherGrounding["gradcam"]!["energy"], grounding["gradcam"]!["energy"], name)
+            // Smoothed maps, as `caption --eigen-smooth` makes them: the same tokens, other maps, said in the report.
+            let smoothed = try gradcam(["eval", Self.repository.appendingPathComponent("Models/\(name)").path, "--data", split,
+                                        "--method", "layercam,gradcam", "--eigen-smooth", "--json", "--quiet"])
+            XCTAssertEqual(smoothed.status, 0, smoothed.stderr)
+            let eigen = try JSONSerialization.jsonObject(with: Data(smoothed.stdout.utf8)) as! [String: Any]
+            XCTAssertEqual(eigen["smoothing"] as? [String], ["eigen-smooth"], name)
+            XCTAssertNil(report["smoothing"], name)
+            let eigenGrounding = eigen["grounding"] as! [String: [String: Double]]
+            XCTAssertEqual(eigenGrounding["gradcam"]!["count"], grounding["gradcam"]!["count"], name)
+            XCTAssertNotEqual(eigenGrounding["gradcam"]!["energy"], grounding["gradcam"]!["energy"], name)
         }
     }
 

@@ -325,7 +325,7 @@ final class ExplainTests: XCTestCase {
         inner.use(for: x)
         XCTAssertEqual(classifier.logits(x, ForwardContext(memo: inner)).values, plain)
         let deep = ForwardContext(capturing: ["layer3", "layer4.1.conv2"], memo: inner)
-        // Observing a layer inside a block unfuses the block, as without a memo.
+        // Observing a layer inside a block unfuses its group, as without a memo.
         XCTAssertEqual(classifier.logits(x, deep).values,
                        classifier.logits(x, ForwardContext(capturing: ["layer4.1.conv2"])).values)
         XCTAssertNotNil(deep.captured["layer4.1.conv2"], "the layer inside an ancestor is reached")

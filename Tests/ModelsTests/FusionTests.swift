@@ -4,7 +4,8 @@ import NN
 import Tensor
 
 /// At inference a convolution runs fused with the batch norm, residual sum and
-/// ReLU after it; capturing every module's output forces the unfused path.
+/// ReLU after it (`runChain`, `ResidualBlock`); capturing every module's output
+/// forces the unfused path.
 /// Both must give the same numbers, and the captured outputs must still exist.
 final class FusionTests: XCTestCase {
     /// Non-trivial batch-norm statistics and affine parameters, so folding them matters.
@@ -31,6 +32,22 @@ final class FusionTests: XCTestCase {
         XCTAssertGreaterThan(scale, 1e-3, "\(what): outputs are all near zero")
         XCTAssertLessThanOrEqual(err, 1e-5 * scale, "\(what): fused and unfused differ by \(err)")
         XCTAssertEqual(Set(unfusedCtx.captured.keys), allPaths, "\(what): every output captured")
+    }
+
+    /// The plan both paths are read from: each convolution with the batch norm
+    /// and ReLU directly after it, anything else on its own.
+    func testChainGroupsEachConvolutionWithWhatFollowsIt() {
+        var initializer = Initializer.random(seed: 1)
+        func conv() -> Conv2d { Conv2d(2, 2, kernel: 1, initializer: &initializer) }
+        let steps = chainSteps([conv(), BatchNorm2d(2), ReLU(), MaxPool2d(kernel: 2), conv(), conv(), ReLU(),
+                                ReLU(), conv(), BatchNorm2d(2), BatchNorm2d(2), conv()])
+        let described = steps.map { step -> String in
+            switch step {
+            case let .convolution(_, bn, relu): "conv" + (bn == nil ? "" : "+bn") + (relu == nil ? "" : "+relu")
+            case let .module(module): "\(type(of: module))"
+            }
+        }
+        XCTAssertEqual(described, ["conv+bn+relu", "MaxPool2d", "conv", "conv+relu", "ReLU", "conv+bn", "BatchNorm2d", "conv"])
     }
 
     func testResNetBlocksFuseExactly() {
@@ -75,7 +92,7 @@ final class FusionTests: XCTestCase {
 
     /// Capturing any one module inside a ResNet block (a convolution, a batch norm,
     /// the shortcut's) yields that module's own output, and the logits do not change:
-    /// the block sees that something below it is observed and runs unfused.
+    /// the group holding it runs unfused.
     func testCapturingAnyModuleInsideABlock() {
         var initializer = Initializer.random(seed: 80)
         let net = ResNet(arch: .resnet50, baseWidth: 8, classes: 4, initializer: &initializer)
