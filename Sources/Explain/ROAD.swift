@@ -1,4 +1,3 @@
-import Foundation
 import Tensor
 
 /// ROAD, "remove and debias" (Rong et al., ICML 2022), as pytorch-grad-cam's
@@ -31,22 +30,18 @@ public enum ROAD {
         let (c, h, w) = (image.shape[1], image.shape[2], image.shape[3])
         precondition(map.count == h * w, "ROAD: the map has \(map.count) values for a \(h)×\(w) image")
         var rng = SeededGenerator(seed: seed)
-        var imputed: [Float] = []
-        for mostRelevantFirst in [true, false] {
-            for p in percentiles {
-                let keep = kept(map: map, percentile: p, mostRelevantFirst: mostRelevantFirst)
-                imputed += Self.imputed(image, keep: keep, noise: noise, using: &rng).values
-            }
-        }
-        let n = percentiles.count
         let base = score(image)[0]
-        var changes: [Float] = []
-        for start in stride(from: 0, to: 2 * n, by: n) {
-            let batch = Array(imputed[(start * c * h * w)..<((start + n) * c * h * w)])
-            changes += score(Tensor(shape: [n, c, h, w], values: batch)).map { $0 - base }
+        // The mean change of the score over the percentiles: one batch of imputed images.
+        func meanChange(mostRelevantFirst: Bool) -> Float {
+            let batch = percentiles.flatMap { p in
+                imputed(image, keep: kept(map: map, percentile: p, mostRelevantFirst: mostRelevantFirst),
+                        noise: noise, using: &rng).values
+            }
+            let changes = score(Tensor(shape: [percentiles.count, c, h, w], values: batch)).map { $0 - base }
+            return changes.reduce(0, +) / Float(changes.count)
         }
-        return Scores(mostRelevantFirst: changes[..<n].reduce(0, +) / Float(n),
-                      leastRelevantFirst: changes[n...].reduce(0, +) / Float(n))
+        let mostRelevantFirst = meanChange(mostRelevantFirst: true)
+        return Scores(mostRelevantFirst: mostRelevantFirst, leastRelevantFirst: meanChange(mostRelevantFirst: false))
     }
 
     /// The pixels kept at percentile `p`, exactly as pytorch-grad-cam decides:

@@ -1,12 +1,12 @@
 import Tensor
 
-/// Inference fusion, kept out of the layers. A container declares the order
-/// its modules run in — a `Sequential` its children, a `ResidualBlock` its
-/// main path and shortcut — and `chainSteps` groups each convolution with the
-/// batch norm and ReLU right after it; `runChain` runs such a group as one
-/// `conv2dInference` when `fusedConvolution` allows, else module by module.
-/// A block therefore has no fused code of its own to get wrong: the fused and
-/// the plain computation are read from the same declared order.
+// Inference fusion, kept out of the layers. A container declares the order
+// its modules run in — a `Sequential` its children, a `ResidualBlock` its
+// main path and shortcut — and `chainSteps` groups each convolution with the
+// batch norm and ReLU right after it; `runChain` runs such a group as one
+// `conv2dInference` when `fusedConvolution` allows, else module by module.
+// A block therefore has no fused code of its own to get wrong: the fused and
+// the plain computation are read from the same declared order.
 
 /// One step of a chain of modules.
 public enum ChainStep {
